@@ -1,0 +1,1 @@
+"""Atrium: the Django project package (settings, URLconfs, API root, shared kernel)."""

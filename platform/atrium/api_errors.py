@@ -1,0 +1,67 @@
+"""Map every exception an API can raise to `{code, message, extra}` in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError as NinjaAuthenticationError
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from atrium.errors import DomainError
+
+logger = logging.getLogger("atrium.api")
+
+
+def _body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, "extra": extra}
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    """Register the shared handlers on one NinjaAPI."""
+
+    def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+        return api.create_response(
+            request, _body(exc.code, exc.message, **exc.extra), status=exc.http_status
+        )
+
+    def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        errors = [
+            {"loc": [str(part) for part in error.get("loc", ())], "msg": error.get("msg", "")}
+            for error in exc.errors
+        ]
+        return api.create_response(
+            request, _body("request.invalid", "the request is not valid", errors=errors), status=422
+        )
+
+    def unauthenticated(request: HttpRequest, exc: NinjaAuthenticationError) -> HttpResponse:
+        return api.create_response(
+            request,
+            _body("auth.unauthenticated", "authentication credentials are missing or invalid"),
+            status=401,
+        )
+
+    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        return api.create_response(
+            request, _body(f"http.{exc.status_code}", str(exc)), status=exc.status_code
+        )
+
+    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return api.create_response(request, _body("not_found", "not found"), status=404)
+
+    def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # Reported to Sentry by its Django integration via the logger; the client gets no trace.
+        logger.exception("api.unhandled_error", extra={"path": request.path})
+        return api.create_response(
+            request, _body("server_error", "an unexpected error occurred"), status=500
+        )
+
+    api.add_exception_handler(DomainError, domain_error)
+    api.add_exception_handler(NinjaValidationError, validation_error)
+    api.add_exception_handler(NinjaAuthenticationError, unauthenticated)
+    api.add_exception_handler(HttpError, http_error)
+    api.add_exception_handler(Http404, not_found)
+    api.add_exception_handler(Exception, server_error)

@@ -1,0 +1,44 @@
+"""Kernel models that live in every tenant schema, and abstract bases reused per schema."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a write made with an `Idempotency-Key`, replayed on retries."""
+
+    scope = models.CharField(max_length=120)
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("scope", "key"), name="idempotency_scope_key_uniq"),
+        )
+
+
+class AbstractAuthSession(models.Model):
+    """A login: one refresh token (stored hashed) and the access tokens minted from it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject_kind = models.CharField(max_length=16)
+    subject_id = models.CharField(max_length=64)
+    refresh_hash = models.CharField(max_length=64, unique=True)
+    refresh_expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        indexes = (models.Index(fields=("subject_kind", "subject_id")),)
+
+
+class AuthSession(AbstractAuthSession):
+    """Logins of a tenant's staff and members (the provider has its own table in public)."""

@@ -1,0 +1,114 @@
+"""Find the tenant of a request: by host, or by `X-Tenant` on the shared API host.
+
+Replaces django-tenants' TenantMainMiddleware so that unknown hosts get a 404 and suspended or
+archived tenants a 403, as JSON on API paths and as a page elsewhere, and so that the lookup is
+cached in Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import set_urlconf
+from django.utils.translation import gettext as _
+
+from atrium.logging import tenant_var
+from tenants.choices import TenantStatus
+from tenants.models import Tenant
+from tenants.selectors import Route, route_for_host, route_for_slug
+
+MEMBER_API_PREFIX = "/api/member/"
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def _refusal(request: HttpRequest, *, status: int, code: str, message: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse(
+            {"code": code, "message": message, "extra": {}},
+            status=status,
+            json_dumps_params={"ensure_ascii": False},
+        )
+    response = render(
+        request,
+        "tenants/refused.html",
+        {"code": code, "message": message, "status": status},
+        status=status,
+    )
+    return response
+
+
+class TenantResolutionMiddleware:
+    """Sets `request.tenant`, the connection's schema and the URLconf for every request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        base = settings.BASE_DOMAIN.lower()
+        self.public_hosts = {base, f"www.{base}", f"api.{base}"}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        connection.set_schema_to_public()
+        try:
+            host = request.get_host().split(":")[0].lower().rstrip(".")
+        except DisallowedHost:
+            return _refusal(request, status=400, code="request.bad_host", message="bad host")
+        route: Route | None
+        if host in self.public_hosts:
+            slug = request.headers.get("X-Tenant", "").strip().lower()
+            if not request.path.startswith(MEMBER_API_PREFIX):
+                return self._serve_public(request)
+            if not slug:
+                return _refusal(
+                    request,
+                    status=400,
+                    code="tenant.header_required",
+                    message=_("请在 X-Tenant 请求头中指明商场。"),
+                )
+            route = route_for_slug(slug)
+        else:
+            route = route_for_host(host)
+        if route is None:
+            return _refusal(
+                request, status=404, code="tenant.not_found", message=_("没有找到这个商场。")
+            )
+        if route.status == TenantStatus.SUSPENDED:
+            return _refusal(
+                request,
+                status=403,
+                code="tenant.suspended",
+                message=_("该商场的服务已暂停，请联系平台服务商。"),
+            )
+        if route.status == TenantStatus.ARCHIVED:
+            return _refusal(
+                request, status=403, code="tenant.archived", message=_("该商场已归档，不再提供服务。")
+            )
+        tenant = Tenant.objects.filter(pk=route.tenant_id).first()
+        if tenant is None:
+            return _refusal(
+                request, status=404, code="tenant.not_found", message=_("没有找到这个商场。")
+            )
+        tenant.domain_url = host
+        request.tenant = tenant  # type: ignore[attr-defined]  # django-tenants' convention
+        connection.set_tenant(tenant)
+        tenant_var.set(tenant.slug)
+        request.urlconf = settings.ROOT_URLCONF
+        set_urlconf(request.urlconf)
+        try:
+            return self.get_response(request)
+        finally:
+            connection.set_schema_to_public()
+
+    def _serve_public(self, request: HttpRequest) -> HttpResponse:
+        request.tenant = None  # type: ignore[attr-defined]  # the provider's own surface
+        request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+        set_urlconf(request.urlconf)
+        return self.get_response(request)
