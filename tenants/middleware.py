@@ -11,13 +11,13 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
 from django.utils.translation import gettext as _
 
 from atrium.logging import tenant_var
+from atrium.tenancy import tenant_connection
 from tenants.choices import TenantStatus
 from tenants.models import Tenant
 from tenants.selectors import Route, route_for_host, route_for_slug
@@ -26,9 +26,9 @@ MEMBER_API_PREFIX = "/api/member/"
 
 
 def _wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/") or "application/json" in request.headers.get(
-        "Accept", ""
-    )
+    return request.path.startswith(
+        ("/api/", "/healthz", "/readyz")
+    ) or "application/json" in request.headers.get("Accept", "")
 
 
 def _refusal(request: HttpRequest, *, status: int, code: str, message: str) -> HttpResponse:
@@ -38,13 +38,12 @@ def _refusal(request: HttpRequest, *, status: int, code: str, message: str) -> H
             status=status,
             json_dumps_params={"ensure_ascii": False},
         )
-    response = render(
+    return render(
         request,
         "tenants/refused.html",
         {"code": code, "message": message, "status": status},
         status=status,
     )
-    return response
 
 
 class TenantResolutionMiddleware:
@@ -56,7 +55,7 @@ class TenantResolutionMiddleware:
         self.public_hosts = {base, f"www.{base}", f"api.{base}"}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        connection.set_schema_to_public()
+        tenant_connection().set_schema_to_public()
         try:
             host = request.get_host().split(":")[0].lower().rstrip(".")
         except DisallowedHost:
@@ -89,7 +88,10 @@ class TenantResolutionMiddleware:
             )
         if route.status == TenantStatus.ARCHIVED:
             return _refusal(
-                request, status=403, code="tenant.archived", message=_("该商场已归档，不再提供服务。")
+                request,
+                status=403,
+                code="tenant.archived",
+                message=_("该商场已归档，不再提供服务。"),
             )
         tenant = Tenant.objects.filter(pk=route.tenant_id).first()
         if tenant is None:
@@ -98,17 +100,17 @@ class TenantResolutionMiddleware:
             )
         tenant.domain_url = host
         request.tenant = tenant  # type: ignore[attr-defined]  # django-tenants' convention
-        connection.set_tenant(tenant)
+        tenant_connection().set_tenant(tenant)
         tenant_var.set(tenant.slug)
-        request.urlconf = settings.ROOT_URLCONF
-        set_urlconf(request.urlconf)
+        request.urlconf = settings.ROOT_URLCONF  # type: ignore[attr-defined]  # read by Django
+        set_urlconf(settings.ROOT_URLCONF)
         try:
             return self.get_response(request)
         finally:
-            connection.set_schema_to_public()
+            tenant_connection().set_schema_to_public()
 
     def _serve_public(self, request: HttpRequest) -> HttpResponse:
         request.tenant = None  # type: ignore[attr-defined]  # the provider's own surface
-        request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
-        set_urlconf(request.urlconf)
+        request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]  # read by Django
+        set_urlconf(settings.PUBLIC_SCHEMA_URLCONF)
         return self.get_response(request)

@@ -69,3 +69,6 @@ class TenantExport(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return self.file_name or str(self.pk)

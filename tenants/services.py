@@ -116,9 +116,10 @@ def onboard_tenant(
     )
 
 
-_TRANSITIONS = {
+# target status -> the statuses it may be reached from
+_ALLOWED_FROM = {
     TenantStatus.SUSPENDED: {TenantStatus.ACTIVE},
-    TenantStatus.ACTIVE: {TenantStatus.SUSPENDED},
+    TenantStatus.ACTIVE: {TenantStatus.SUSPENDED, TenantStatus.ARCHIVED},
     TenantStatus.ARCHIVED: {TenantStatus.ACTIVE, TenantStatus.SUSPENDED},
 }
 
@@ -126,7 +127,7 @@ _TRANSITIONS = {
 @transaction.atomic
 def change_status(*, tenant: Tenant, status: str) -> Tenant:
     """Suspend, resume or archive; data is never touched. Raises TenantStateError."""
-    allowed_from = _TRANSITIONS[TenantStatus(status)]
+    allowed_from = _ALLOWED_FROM[TenantStatus(status)]
     if tenant.status == status:
         return tenant
     if tenant.status not in allowed_from:
@@ -136,6 +137,8 @@ def change_status(*, tenant: Tenant, status: str) -> Tenant:
     tenant.status = status
     tenant.status_changed_at = timezone.now()
     tenant.save(update_fields=["status", "status_changed_at", "updated_at"])
+    # Forget now for this process and again at commit, so no request re-caches the old status.
+    forget_routes(tenant)
     transaction.on_commit(lambda: forget_routes(tenant))
     return tenant
 
@@ -155,7 +158,16 @@ def archive_tenant(*, tenant: Tenant) -> Tenant:
     return change_status(tenant=tenant, status=TenantStatus.ARCHIVED)
 
 
-UPDATABLE_FIELDS = ("name", "kind", "display_name", "logo_url", "primary_color", "plan", "timezone", "locale")
+UPDATABLE_FIELDS = (
+    "name",
+    "kind",
+    "display_name",
+    "logo_url",
+    "primary_color",
+    "plan",
+    "timezone",
+    "locale",
+)
 
 
 @transaction.atomic

@@ -51,9 +51,7 @@ def expected_migrations() -> set[tuple[str, str]]:
 def applied_migrations(schema_name: str) -> set[tuple[str, str]]:
     """Migrations recorded in one schema (empty if it has no migrations table)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", [f'"{schema_name}".django_migrations']
-        )
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{schema_name}".django_migrations'])
         if not cursor.fetchone()[0]:
             return set()
         cursor.execute(f'SELECT app, name FROM "{schema_name}".django_migrations')  # noqa: S608
@@ -135,7 +133,9 @@ def _dump_template() -> str:
         capture_output=True, env=env, check=False, timeout=120,
     )  # fmt: skip
     if result.returncode != 0:
-        raise BackupToolError("pg_dump of the template failed", stderr=result.stderr.decode()[-500:])
+        raise BackupToolError(
+            "pg_dump of the template failed", stderr=result.stderr.decode()[-500:]
+        )
     return _to_clone_script(result.stdout.decode())
 
 

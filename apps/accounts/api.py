@@ -1,7 +1,5 @@
 """Console and merchant-portal endpoints for staff: log in, who am I, manage staff."""
 
-from __future__ import annotations
-
 import uuid
 
 from django.http import HttpRequest
@@ -15,6 +13,7 @@ from apps.accounts.permissions import Permission, permissions_of, require, requi
 from apps.accounts.schemas import (
     AcceptInvitationIn,
     MeOut,
+    MerchantRefOut,
     StaffCreateIn,
     StaffInvitedOut,
     StaffOut,
@@ -40,7 +39,7 @@ def _me(request: HttpRequest, staff: StaffUser) -> MeOut:
         role=staff.role,
         permissions=permissions_of(staff.role),
         tenant=request.tenant.slug,  # type: ignore[attr-defined]  # set by tenant middleware
-        merchant={"id": merchant.pk, "name": merchant.name} if merchant else None,
+        merchant=MerchantRefOut(id=merchant.pk, name=merchant.name) if merchant else None,
     )
 
 
@@ -124,9 +123,13 @@ def create_staff(request: HttpRequest, payload: StaffCreateIn) -> Status[StaffIn
         role=payload.role,
         merchant=merchant,
     )
-    url = tenant_url(request.tenant, f"/console/invitation/{invitation.token}")  # type: ignore[attr-defined]
-    body = StaffInvitedOut.model_validate(invitation.staff, from_attributes=True)
-    return Status(201, body.model_copy(update={"invitation_url": url}))
+    staff = invitation.staff
+    # The response schema reads the one-time link next to the account's own fields.
+    staff.invitation_url = tenant_url(  # type: ignore[attr-defined]
+        request.tenant,  # type: ignore[attr-defined]  # set by tenant middleware
+        f"/console/invitation/{invitation.token}",
+    )
+    return Status(201, StaffInvitedOut.model_validate(staff, from_attributes=True))
 
 
 @console_router.get("/staff/{staff_id}", response={200: StaffOut, ERROR_CODES: ErrorOut})
@@ -161,9 +164,7 @@ def deactivate_staff(request: HttpRequest, staff_id: uuid.UUID) -> StaffUser:
 # --- merchant portal -----------------------------------------------------------------------
 
 
-@merchant_router.post(
-    "/auth/login", auth=None, response={200: TokenPairOut, ERROR_CODES: ErrorOut}
-)
+@merchant_router.post("/auth/login", auth=None, response={200: TokenPairOut, ERROR_CODES: ErrorOut})
 def merchant_login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
     """Log a merchant's staff member in."""
     _, pair = services.login_staff(
@@ -194,4 +195,3 @@ def merchant_logout(request: HttpRequest) -> Status[None]:
 def merchant_me(request: HttpRequest) -> MeOut:
     """The signed-in merchant staff member and their merchant."""
     return _me(request, _principal(request).staff)
-

@@ -44,9 +44,7 @@ GRANTS: dict[Permission, frozenset[str]] = {
     Permission.MANAGE_PROGRAM: frozenset({StaffRole.OWNER, StaffRole.ADMIN, StaffRole.MARKETING}),
     Permission.VIEW_FINANCE: frozenset({StaffRole.OWNER, StaffRole.ADMIN, StaffRole.FINANCE}),
     Permission.MANAGE_FINANCE: frozenset({StaffRole.OWNER, StaffRole.FINANCE}),
-    Permission.MANAGE_MARKETING: frozenset(
-        {StaffRole.OWNER, StaffRole.ADMIN, StaffRole.MARKETING}
-    ),
+    Permission.MANAGE_MARKETING: frozenset({StaffRole.OWNER, StaffRole.ADMIN, StaffRole.MARKETING}),
     Permission.MERCHANT_SELL: frozenset({StaffRole.MERCHANT_MANAGER, StaffRole.MERCHANT_CASHIER}),
     Permission.MERCHANT_MANAGE: frozenset({StaffRole.MERCHANT_MANAGER}),
 }

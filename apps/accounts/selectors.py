@@ -30,9 +30,7 @@ def get_active_staff(*, staff_id: str) -> StaffUser | None:
     """The active staff account behind a token, or None."""
     try:
         return (
-            StaffUser.objects.select_related("merchant")
-            .filter(pk=staff_id, is_active=True)
-            .first()
+            StaffUser.objects.select_related("merchant").filter(pk=staff_id, is_active=True).first()
         )
     except ValueError:
         return None

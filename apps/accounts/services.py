@@ -76,7 +76,8 @@ def invite_staff(
         role=role,
         merchant=merchant,
         invitation_hash=sha256_hex(token),
-        invitation_expires_at=timezone.now() + dt.timedelta(seconds=settings.INVITATION_TTL_SECONDS),
+        invitation_expires_at=timezone.now()
+        + dt.timedelta(seconds=settings.INVITATION_TTL_SECONDS),
     )
     if password:
         _set_password(staff, password)
@@ -200,4 +201,3 @@ def update_staff(
 def deactivate_staff(*, staff: StaffUser) -> StaffUser:
     """Disable an account and end its sessions. Raises LastOwnerError."""
     return update_staff(staff=staff, is_active=False)
-

@@ -34,3 +34,6 @@ class EarningRule(models.Model):
 
     class Meta:
         ordering = ("-effective_from", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.points_per_yuan}/¥ from {self.effective_from})"

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from apps.loyalty.models import EarningRule, Tier
 
-DEFAULT_TIERS = (
+DEFAULT_TIERS: tuple[tuple[str, str, int, int, Decimal, int, list[str]], ...] = (
     # code, name, rank, growth threshold, points multiplier, free parking hours, perks
     ("regular", "普卡", 1, 0, Decimal("1.00"), 0, []),
     ("silver", "银卡", 2, 2_000, Decimal("1.20"), 1, ["生日礼"]),

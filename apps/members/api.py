@@ -1,7 +1,5 @@
 """Member API: the member app and mini-programs call it (also via `X-Tenant` on the API host)."""
 
-from __future__ import annotations
-
 from django.http import HttpRequest
 from ninja import Router, Status
 

@@ -1,7 +1,5 @@
 """Console endpoints for merchants and their POS keys; the integration API's ping."""
 
-from __future__ import annotations
-
 import uuid
 
 from django.http import HttpRequest

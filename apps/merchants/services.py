@@ -29,9 +29,7 @@ class IssuedApiKey:
     secret: str
 
 
-def create_merchant(
-    *, name: str, business_format: str = "retail", unit: str = ""
-) -> Merchant:
+def create_merchant(*, name: str, business_format: str = "retail", unit: str = "") -> Merchant:
     """Add a merchant to the mall."""
     return Merchant.objects.create(name=name.strip(), business_format=business_format, unit=unit)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -45,23 +46,27 @@ def install_error_handlers(api: NinjaAPI) -> None:
         )
 
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        return api.create_response(
-            request, _body(f"http.{exc.status_code}", str(exc)), status=exc.status_code
-        )
+        # ninja raises HttpError(400) for bodies it cannot parse as JSON.
+        code = "request.malformed" if exc.status_code == 400 else f"http.{exc.status_code}"
+        return api.create_response(request, _body(code, str(exc)), status=exc.status_code)
 
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return api.create_response(request, _body("not_found", "not found"), status=404)
 
     def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
         # Reported to Sentry by its Django integration via the logger; the client gets no trace.
-        logger.exception("api.unhandled_error", extra={"path": request.path})
+        logger.error("api.unhandled_error", extra={"path": request.path})
         return api.create_response(
             request, _body("server_error", "an unexpected error occurred"), status=500
         )
 
-    api.add_exception_handler(DomainError, domain_error)
-    api.add_exception_handler(NinjaValidationError, validation_error)
-    api.add_exception_handler(NinjaAuthenticationError, unauthenticated)
-    api.add_exception_handler(HttpError, http_error)
-    api.add_exception_handler(Http404, not_found)
-    api.add_exception_handler(Exception, server_error)
+    handlers: list[tuple[type[Exception], Callable[[HttpRequest, Any], HttpResponse]]] = [
+        (DomainError, domain_error),
+        (NinjaValidationError, validation_error),
+        (NinjaAuthenticationError, unauthenticated),
+        (HttpError, http_error),
+        (Http404, not_found),
+        (Exception, server_error),
+    ]
+    for exc_class, handler in handlers:
+        api.add_exception_handler(exc_class, handler)

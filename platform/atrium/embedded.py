@@ -56,8 +56,10 @@ def ensure_postgres() -> str:
 
     pgdata = data_dir() / "pgdata"
     with _file_lock("postgres"):
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
-        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+        server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]  # re-exported without __all__
+        exists = server.psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"  # noqa: S608 - a constant
+        )
         if "(1 row)" not in exists:
             server.psql(f"CREATE DATABASE {DATABASE_NAME};")
     # The socket folder goes percent-encoded in the host part, which django-environ and libpq read.
@@ -117,7 +119,7 @@ def stop_all() -> None:
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().strip()), 15)
     if (folder / "pgdata" / "postmaster.pid").exists():
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # defined at runtime
 
         user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs postgres unprivileged
         with contextlib.suppress(subprocess.CalledProcessError):

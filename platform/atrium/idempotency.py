@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,10 @@ def idempotent(scope: str, *, required: bool = False) -> Callable[[Callable[...,
     """
 
     def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+        # ninja reads the wrapped signature with this module's globals; resolve string
+        # annotations (PEP 563) against the handler's own module first.
+        handler.__annotations__ = typing.get_type_hints(handler)
+
         @functools.wraps(handler)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             key = request.META.get(HEADER, "")
@@ -96,7 +101,5 @@ def _serialize(body: Any) -> Any:
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Status[Any]:
     if record.request_hash != fingerprint:
-        raise IdempotencyConflictError(
-            "Idempotency-Key was already used with a different request"
-        )
+        raise IdempotencyConflictError("Idempotency-Key was already used with a different request")
     return Status(record.status_code or 200, record.response_body)

@@ -30,9 +30,9 @@ class JsonFormatter(logging.Formatter):
             line["request_id"] = request_id
         if actor := actor_var.get():
             line["actor"] = actor
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                line[key] = value
+        line.update(
+            {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+        )
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)

@@ -22,6 +22,9 @@ class IdempotencyRecord(models.Model):
             models.UniqueConstraint(fields=("scope", "key"), name="idempotency_scope_key_uniq"),
         )
 
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"
+
 
 class AbstractAuthSession(models.Model):
     """A login: one refresh token (stored hashed) and the access tokens minted from it."""
@@ -38,6 +41,9 @@ class AbstractAuthSession(models.Model):
     class Meta:
         abstract = True
         indexes = (models.Index(fields=("subject_kind", "subject_id")),)
+
+    def __str__(self) -> str:
+        return f"{self.subject_kind}:{self.subject_id}"
 
 
 class AuthSession(AbstractAuthSession):

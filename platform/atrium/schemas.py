@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ninja import Schema
+from pydantic import Field
 
 
 class ErrorOut(Schema):
@@ -12,7 +13,7 @@ class ErrorOut(Schema):
 
     code: str
     message: str
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
 class TokenPairOut(Schema):

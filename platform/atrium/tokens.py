@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from atrium.crypto import new_secret, sha256_hex
 from atrium.errors import AuthenticationError
 from atrium.models import AbstractAuthSession
+from atrium.tenancy import current_schema
 
 ACCESS_SALT = "atrium.access-token"
 
@@ -26,7 +27,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class AccessClaims:
 
 def _mint_access(session: AbstractAuthSession) -> str:
     payload = {
-        "s": connection.schema_name,
+        "s": current_schema(),
         "k": session.subject_kind,
         "u": session.subject_id,
         "sid": str(session.pk),
@@ -52,7 +53,7 @@ def issue_tokens(
 ) -> TokenPair:
     """Open a session for a subject and return its first token pair."""
     refresh = new_secret()
-    session = session_model.objects.create(
+    session = session_model._default_manager.create(
         subject_kind=subject_kind,
         subject_id=subject_id,
         refresh_hash=sha256_hex(refresh),
@@ -72,7 +73,7 @@ def refresh_tokens(
 ) -> TokenPair:
     """Rotate a refresh token. Raises AuthenticationError if unknown, expired, revoked or reused."""
     session = (
-        session_model.objects.select_for_update()
+        session_model._default_manager.select_for_update()
         .filter(refresh_hash=sha256_hex(refresh_token), subject_kind__in=subject_kinds)
         .first()
     )
@@ -93,14 +94,12 @@ def refresh_tokens(
 def read_access_token(token: str) -> AccessClaims:
     """Check an access token's signature, age and schema. Raises AuthenticationError."""
     try:
-        payload = signing.loads(
-            token, salt=ACCESS_SALT, max_age=settings.ACCESS_TOKEN_TTL_SECONDS
-        )
+        payload = signing.loads(token, salt=ACCESS_SALT, max_age=settings.ACCESS_TOKEN_TTL_SECONDS)
     except signing.SignatureExpired as exc:
         raise AuthenticationError("access token expired", reason="expired") from exc
     except signing.BadSignature as exc:
         raise AuthenticationError("access token is invalid", reason="invalid") from exc
-    if payload.get("s") != connection.schema_name:
+    if payload.get("s") != current_schema():
         raise AuthenticationError("token belongs to another tenant", reason="wrong_tenant")
     return AccessClaims(
         schema=payload["s"],
@@ -114,7 +113,7 @@ def active_session(
     *, session_model: type[AbstractAuthSession], claims: AccessClaims
 ) -> AbstractAuthSession:
     """The live session behind an access token. Raises AuthenticationError when revoked."""
-    session = session_model.objects.filter(
+    session = session_model._default_manager.filter(
         pk=claims.session_id, revoked_at__isnull=True, subject_kind=claims.subject_kind
     ).first()
     if session is None:
@@ -124,7 +123,7 @@ def active_session(
 
 def revoke_session(*, session: AbstractAuthSession) -> None:
     """End a login: its refresh token and every access token minted from it stop working."""
-    type(session).objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+    type(session)._default_manager.filter(pk=session.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
 
@@ -133,7 +132,7 @@ def revoke_subject_sessions(
     *, session_model: type[AbstractAuthSession], subject_kind: str, subject_id: str
 ) -> int:
     """End every login of one subject (on deactivation or password change)."""
-    live: models.QuerySet[AbstractAuthSession] = session_model.objects.filter(
+    live: models.QuerySet[AbstractAuthSession] = session_model._default_manager.filter(
         subject_kind=subject_kind, subject_id=subject_id, revoked_at__isnull=True
     )
     return live.update(revoked_at=timezone.now())

@@ -11,3 +11,6 @@ urlpatterns = [
     path("api/provider/v1/", provider_api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
+
+handler404 = "atrium.error_views.not_found"
+handler500 = "atrium.error_views.server_error"

@@ -5,4 +5,4 @@ import os
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 
-from atrium.settings.base import *  # noqa: E402, F403
+from atrium.settings.base import *  # noqa: F403
