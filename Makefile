@@ -19,7 +19,8 @@ STAMP := $(VENV)/.installed
 SOURCES := $(foreach dir,platform tenants apps billing integrations,\
 	$(if $(shell find $(dir) -name '*.py' -print -quit 2>/dev/null),$(dir)))
 
-.PHONY: help setup demo dev test test-fast lint fmt typecheck migrations-check ci stop browser
+.PHONY: help setup demo dev test test-fast lint fmt typecheck migrations-check ci stop browser \
+	bench-onboarding
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -28,7 +29,7 @@ setup: $(STAMP) ## create .venv and install the locked dependencies (a no-op whe
 
 # The stamp is newer than both inputs once an install has finished; a failed install leaves it
 # old, so the next `make setup` tries again.
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml $(wildcard locale/*/LC_MESSAGES/*.po)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "error: $(VENV) has Python < 3.11; remove it and run with PYTHON=python3.11" >&2; exit 1; }
@@ -36,6 +37,11 @@ $(STAMP): requirements.lock pyproject.toml
 		|| $(PY) -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
 	$(UV) pip install --python $(PY) -r requirements.lock
 	$(UV) pip install --python $(PY) --no-deps -e .
+	@# Compile the .po catalogues with polib (no GNU gettext needed); the dummy URLs keep the
+	@# settings from starting the embedded servers: the command never connects.
+	DJANGO_SETTINGS_MODULE=atrium.settings.dev \
+		DATABASE_URL=$${DATABASE_URL:-postgresql://build@127.0.0.1:1/build} \
+		REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:1/0} $(PY) manage.py compile_translations
 	@touch $(STAMP)
 
 demo: setup ## run the demo: embedded PostgreSQL/Redis, migrations, demo data, web + workers
@@ -84,6 +90,9 @@ typecheck: setup ## mypy (strict, with the Django plugin)
 migrations-check: setup ## fail when a model change has no migration
 	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-atrium.settings.dev} \
 		$(PY) manage.py makemigrations --check --dry-run
+
+bench-onboarding: setup ## onboarding + migrate_schemas timings beside plain create-and-migrate
+	$(PY) bench/onboarding.py
 
 ci: ## what CI runs
 	bash .ci/run

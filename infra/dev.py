@@ -47,6 +47,8 @@ def _prepare_environment() -> tuple[int, Path]:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     port = int(os.environ.get("ATRIUM_PORT", "8000"))
     os.environ.setdefault("PUBLIC_PORT", str(port))
+    # Websockets are served by uvicorn on the next port (see _server_commands): pages connect there.
+    os.environ.setdefault("WEBSOCKET_PUBLIC_PORT", str(port + 1))
 
     # Imported only now: importing `atrium` may load its Celery app, which reads the settings name.
     from atrium import embedded

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import sentry_sdk
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from atrium.logging import tenant_var
@@ -56,6 +58,9 @@ class TenantResolutionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tenant_connection().set_schema_to_public()
+        # Refusals are rendered before LocaleMiddleware runs: speak the visitor's language, not
+        # the one a previous request left active on this thread.
+        translation.activate(translation.get_language_from_request(request))
         try:
             host = request.get_host().split(":")[0].lower().rstrip(".")
         except DisallowedHost:
@@ -102,6 +107,7 @@ class TenantResolutionMiddleware:
         request.tenant = tenant  # type: ignore[attr-defined]  # django-tenants' convention
         tenant_connection().set_tenant(tenant)
         tenant_var.set(tenant.slug)
+        sentry_sdk.set_tag("tenant", tenant.slug)
         request.urlconf = settings.ROOT_URLCONF  # type: ignore[attr-defined]  # read by Django
         set_urlconf(settings.ROOT_URLCONF)
         try:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
+from tenants.choices import TenantStatus
 from tenants.errors import ExportNotFoundError, TenantNotFoundError
 from tenants.models import Domain, Tenant, TenantExport
 
@@ -99,3 +100,12 @@ def tenant_url(tenant: Tenant, path: str = "/") -> str:
     """An absolute URL on the tenant's primary host."""
     port = f":{settings.PUBLIC_PORT}" if settings.PUBLIC_PORT else ""
     return f"{settings.PUBLIC_SCHEME}://{primary_host(tenant)}{port}{path}"
+
+
+def list_active_schema_names() -> list[str]:
+    """Schemas of the active tenants, oldest tenant first (for per-tenant background work)."""
+    return list(
+        Tenant.objects.filter(status=TenantStatus.ACTIVE)
+        .order_by("created_at", "id")
+        .values_list("schema_name", flat=True)
+    )

@@ -108,6 +108,8 @@ def onboard_tenant(
                 role=StaffRole.OWNER,
                 password=operator_password,
             )
+    # A lookup of the host before onboarding may have cached "unknown host".
+    forget_routes(tenant)
     return OnboardingResult(
         tenant=tenant,
         operator_username=invitation.staff.username,

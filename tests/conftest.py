@@ -28,6 +28,8 @@ from apps.merchants.services import create_api_key, create_merchant, sign
 from tenants.models import Tenant
 from tenants.services import onboard_tenant
 
+pytest_plugins = ("tests.celery_worker",)  # the Celery worker, fake Sentry, committed tenants
+
 PASSWORD = "correct-horse-battery-7"
 BASE = "atrium.test"
 
@@ -120,6 +122,9 @@ class Api:
 
     def patch(self, path: str, body: Any = None, **kw: Any) -> Any:
         return self.request("PATCH", path, body, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.request("PUT", path, body, **kw)
 
     def delete(self, path: str, **kw: Any) -> Any:
         return self.request("DELETE", path, **kw)

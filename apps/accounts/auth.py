@@ -12,6 +12,7 @@ from apps.accounts.models import StaffUser
 from apps.accounts.selectors import get_active_staff
 from atrium import tokens
 from atrium.errors import AuthenticationError
+from atrium.logging import actor_var
 from atrium.models import AuthSession
 
 
@@ -27,7 +28,11 @@ class StaffPrincipal:
         return f"staff:{self.staff.pk}"
 
 
-def _staff_principal(token: str, *, merchant_portal: bool) -> StaffPrincipal:
+def authenticate_staff_token(token: str, *, merchant_portal: bool) -> StaffPrincipal:
+    """The staff member behind an access token, for HTTP and websockets alike.
+
+    Raises AuthenticationError for a bad, expired or revoked token, or the wrong surface.
+    """
     claims = tokens.read_access_token(token)
     if claims.subject_kind != SubjectKind.STAFF:
         raise AuthenticationError("not a staff token", reason="wrong_kind")
@@ -36,18 +41,20 @@ def _staff_principal(token: str, *, merchant_portal: bool) -> StaffPrincipal:
     if staff is None or staff.is_merchant_staff != merchant_portal:
         raise AuthenticationError("account is inactive or not allowed here", reason="inactive")
     assert isinstance(session, AuthSession)  # noqa: S101 - narrowing for the type checker
-    return StaffPrincipal(staff=staff, session=session)
+    principal = StaffPrincipal(staff=staff, session=session)
+    actor_var.set(principal.scope_id)
+    return principal
 
 
 class ConsoleAuth(HttpBearer):
     """A mall staff member's access token."""
 
     def authenticate(self, request: HttpRequest, token: str) -> StaffPrincipal:
-        return _staff_principal(token, merchant_portal=False)
+        return authenticate_staff_token(token, merchant_portal=False)
 
 
 class MerchantPortalAuth(HttpBearer):
     """A merchant staff member's access token."""
 
     def authenticate(self, request: HttpRequest, token: str) -> StaffPrincipal:
-        return _staff_principal(token, merchant_portal=True)
+        return authenticate_staff_token(token, merchant_portal=True)

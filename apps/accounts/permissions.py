@@ -16,7 +16,10 @@ class Permission(enum.StrEnum):
     MANAGE_API_KEYS = "merchants.api_keys"
     VIEW_MEMBERS = "members.view"
     VIEW_MEMBER_PII = "members.pii"
+    MANAGE_MEMBERS = "members.manage"
     MANAGE_PROGRAM = "program.manage"
+    ADJUST_POINTS = "points.adjust"
+    APPROVE_ADJUSTMENTS = "points.approve"
     VIEW_FINANCE = "finance.view"
     MANAGE_FINANCE = "finance.manage"
     MANAGE_MARKETING = "marketing.manage"
@@ -41,7 +44,16 @@ GRANTS: dict[Permission, frozenset[str]] = {
     Permission.VIEW_MEMBER_PII: frozenset(
         {StaffRole.OWNER, StaffRole.ADMIN, StaffRole.CUSTOMER_SERVICE}
     ),
+    Permission.MANAGE_MEMBERS: frozenset(
+        {StaffRole.OWNER, StaffRole.ADMIN, StaffRole.CUSTOMER_SERVICE}
+    ),
     Permission.MANAGE_PROGRAM: frozenset({StaffRole.OWNER, StaffRole.ADMIN, StaffRole.MARKETING}),
+    Permission.ADJUST_POINTS: frozenset(
+        {StaffRole.OWNER, StaffRole.ADMIN, StaffRole.CUSTOMER_SERVICE}
+    ),
+    Permission.APPROVE_ADJUSTMENTS: frozenset(
+        {StaffRole.OWNER, StaffRole.ADMIN, StaffRole.FINANCE}
+    ),
     Permission.VIEW_FINANCE: frozenset({StaffRole.OWNER, StaffRole.ADMIN, StaffRole.FINANCE}),
     Permission.MANAGE_FINANCE: frozenset({StaffRole.OWNER, StaffRole.FINANCE}),
     Permission.MANAGE_MARKETING: frozenset({StaffRole.OWNER, StaffRole.ADMIN, StaffRole.MARKETING}),

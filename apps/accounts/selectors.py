@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from apps.accounts.errors import StaffNotFoundError
 from apps.accounts.models import StaffUser
+from atrium.crypto import sha256_hex
 
 
 def list_staff(*, merchant_id: uuid.UUID | None = None) -> QuerySet[StaffUser]:
@@ -34,3 +36,16 @@ def get_active_staff(*, staff_id: str) -> StaffUser | None:
         )
     except ValueError:
         return None
+
+
+def get_invited_staff(*, token: str) -> StaffUser | None:
+    """The active account an unexpired invitation token belongs to, or None."""
+    return (
+        StaffUser.objects.select_related("merchant")
+        .filter(
+            invitation_hash=sha256_hex(token),
+            is_active=True,
+            invitation_expires_at__gt=timezone.now(),
+        )
+        .first()
+    )

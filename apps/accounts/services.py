@@ -110,11 +110,13 @@ def accept_invitation(*, token: str, password: str) -> StaffUser:
     return staff
 
 
-def login_staff(
+def authenticate_staff(
     *, username: str, password: str, ip: str, merchant_portal: bool
-) -> tuple[StaffUser, tokens.TokenPair]:
-    """Check a password and open a session on the console or the merchant portal.
+) -> StaffUser:
+    """Check a staff login for the console or the merchant portal, for tokens and sessions alike.
 
+    Throttled per username and IP; inactive accounts, accounts without a password and merchant
+    staff on the console (or mall staff on the merchant portal) are refused like a bad password.
     Raises ThrottledError, InvalidCredentialsError.
     """
     surface = "merchant" if merchant_portal else "console"
@@ -136,6 +138,19 @@ def login_staff(
     throttle.clear_login_failures(surface=surface, username=username)
     staff.last_login_at = timezone.now()
     staff.save(update_fields=["last_login_at"])
+    return staff
+
+
+def login_staff(
+    *, username: str, password: str, ip: str, merchant_portal: bool
+) -> tuple[StaffUser, tokens.TokenPair]:
+    """Check a password and open a token session on the console or the merchant portal.
+
+    Raises ThrottledError, InvalidCredentialsError.
+    """
+    staff = authenticate_staff(
+        username=username, password=password, ip=ip, merchant_portal=merchant_portal
+    )
     pair = tokens.issue_tokens(
         session_model=AuthSession, subject_kind=SubjectKind.STAFF, subject_id=str(staff.pk)
     )

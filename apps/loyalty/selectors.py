@@ -1,10 +1,31 @@
-"""Reads of the program settings."""
+"""Reads of the program: settings, tiers, balances, ledgers, rules."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+from dataclasses import dataclass
 
-from apps.loyalty.models import EarningRule, Tier
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from apps.loyalty.choices import RuleStatus
+from apps.loyalty.models import (
+    EarningRule,
+    GrowthEntry,
+    JournalEntry,
+    PointsAccount,
+    PointsLot,
+    Posting,
+    ProgramSettings,
+    Tier,
+)
+from apps.members.models import Member
+
+
+def program_settings() -> ProgramSettings:
+    """The program's settings row (created with defaults on first use)."""
+    settings, _ = ProgramSettings.objects.get_or_create(pk=1)
+    return settings
 
 
 def list_tiers() -> QuerySet[Tier]:
@@ -13,5 +34,89 @@ def list_tiers() -> QuerySet[Tier]:
 
 
 def base_earning_rule() -> EarningRule | None:
-    """The current base earning rule."""
-    return EarningRule.objects.filter(is_base=True).order_by("-effective_from").first()
+    """The published base rate in force today."""
+    return (
+        rules_in_force(timezone.localdate())
+        .filter(is_base=True)
+        .order_by("-effective_from")
+        .first()
+    )
+
+
+def rules_in_force(day: dt.date) -> QuerySet[EarningRule]:
+    """Published rules effective on a day."""
+    return EarningRule.objects.filter(status=RuleStatus.PUBLISHED, effective_from__lte=day).exclude(
+        effective_to__lt=day
+    )
+
+
+@dataclass(frozen=True)
+class PointsSummary:
+    balance: int
+    spendable: int
+    pending: int
+    expiring_soon: int
+    expiring_before: dt.datetime
+    growth: int
+    tier: Tier | None
+    next_tier: Tier | None
+    growth_to_next_tier: int | None
+
+
+def points_summary(
+    *, member: Member, now: dt.datetime | None = None, soon_days: int = 30
+) -> PointsSummary:
+    """Balance, what is spendable, pending and expiring soon, growth and tier progress."""
+    now = now or timezone.now()
+    account = PointsAccount.objects.select_related("tier").filter(member=member).first()
+    lots = list(PointsLot.objects.filter(member=member, remaining__gt=0))
+    soon = now + dt.timedelta(days=soon_days)
+    spendable = sum(lot.remaining for lot in lots if lot.available_at <= now < lot.expires_at)
+    pending = sum(lot.remaining for lot in lots if lot.available_at > now)
+    expiring = sum(
+        lot.remaining for lot in lots if lot.available_at <= now < lot.expires_at <= soon
+    )
+    tier = account.tier if account and account.tier else list_tiers().first()
+    growth = account.growth if account else 0
+    next_tier = list_tiers().filter(rank__gt=tier.rank).first() if tier else None
+    return PointsSummary(
+        balance=account.balance if account else 0,
+        spendable=spendable,
+        pending=pending,
+        expiring_soon=expiring,
+        expiring_before=soon,
+        growth=growth,
+        tier=tier,
+        next_tier=next_tier,
+        growth_to_next_tier=max(next_tier.growth_threshold - growth, 0) if next_tier else None,
+    )
+
+
+def list_entries(*, member: Member) -> QuerySet[JournalEntry]:
+    """A member's journal entries, newest first (merges into them included)."""
+    return JournalEntry.objects.filter(member=member).order_by("-created_at", "-id")
+
+
+def list_growth_entries(*, member: Member) -> QuerySet[GrowthEntry]:
+    """A member's growth ledger, newest first."""
+    return GrowthEntry.objects.filter(member=member).order_by("-created_at", "-id")
+
+
+def posted_balance(*, member: Member) -> int:
+    """The sum of the member's postings (equals the account balance; used by the invariants)."""
+    total = Posting.objects.filter(member=member).aggregate(total=Sum("amount"))["total"]
+    return int(total or 0)
+
+
+def open_lots_balance(*, member: Member) -> int:
+    """The sum of the member's open lots (equals the account balance)."""
+    total = PointsLot.objects.filter(member=member).aggregate(total=Sum("remaining"))["total"]
+    return int(total or 0)
+
+
+def window_growth(*, member: Member, since: dt.datetime) -> int:
+    """Growth earned since a moment (for tier evaluation windows)."""
+    total = GrowthEntry.objects.filter(member=member, created_at__gte=since).aggregate(
+        total=Sum("delta")
+    )["total"]
+    return int(total or 0)

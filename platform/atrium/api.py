@@ -6,9 +6,13 @@ from ninja import NinjaAPI
 
 from apps.accounts.api import console_router as console_staff_router
 from apps.accounts.api import merchant_router as merchant_staff_router
+from apps.loyalty.api import console_router as console_loyalty_router
+from apps.loyalty.api import member_router as member_points_router
+from apps.members.api import console_router as console_members_router
 from apps.members.api import router as member_router
 from apps.merchants.api import console_router as console_merchants_router
 from apps.merchants.api import integration_router
+from apps.sales import api as sales_api
 from atrium.api_errors import install_error_handlers
 from provider.api import router as provider_router
 
@@ -32,9 +36,13 @@ provider_api.add_router("/", provider_router)
 console_api = _api("console", "console-api", "The mall operator console, on the tenant's host.")
 console_api.add_router("/", console_staff_router)
 console_api.add_router("/", console_merchants_router)
+console_api.add_router("/", sales_api.console_router)
+console_api.add_router("/", console_loyalty_router)
+console_api.add_router("/", console_members_router)
 
 merchant_api = _api("merchant", "merchant-api", "The merchant portal, on the tenant's host.")
 merchant_api.add_router("/", merchant_staff_router)
+merchant_api.add_router("/", sales_api.merchant_router)
 
 member_api = _api(
     "member",
@@ -42,6 +50,8 @@ member_api = _api(
     "The member app and mini-programs: the tenant's host, or the API host with `X-Tenant`.",
 )
 member_api.add_router("/", member_router)
+member_api.add_router("/", sales_api.member_router)
+member_api.add_router("/", member_points_router)
 
 integration_api = _api(
     "integration",
@@ -49,3 +59,4 @@ integration_api = _api(
     "POS and other machines, HMAC-signed with a merchant API key (see the README).",
 )
 integration_api.add_router("/", integration_router)
+integration_api.add_router("/", sales_api.integration_router)

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class AtriumConfig(AppConfig):
-    """The shared kernel: idempotency records and (later) the outbox, in every tenant schema."""
+    """The shared kernel: idempotency records, logins and the outbox, in every tenant schema."""
 
     name = "atrium"
     verbose_name = "Atrium kernel"

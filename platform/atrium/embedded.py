@@ -40,8 +40,15 @@ def _file_lock(name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _quiet_platformdirs() -> None:
+    runtime = data_dir() / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))  # pgserver asks platformdirs for it
+
+
 def pg_bin_dir() -> Path:
     """The folder of the bundled PostgreSQL binaries (postgres, pg_dump, pg_restore, pgbench)."""
+    _quiet_platformdirs()
     import pgserver
 
     return Path(pgserver.__file__).parent / "pginstall" / "bin"
@@ -49,9 +56,7 @@ def pg_bin_dir() -> Path:
 
 def ensure_postgres() -> str:
     """Start (or reuse) the embedded PostgreSQL and return a DATABASE_URL for the atrium database."""
-    runtime = data_dir() / "run"
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))  # pgserver asks platformdirs for it
+    _quiet_platformdirs()
     import pgserver
 
     pgdata = data_dir() / "pgdata"

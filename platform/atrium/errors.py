@@ -45,3 +45,9 @@ class IdempotencyConflictError(DomainError):
 
 class IdempotencyKeyInvalidError(DomainError):
     code, http_status = "idempotency.key_invalid", 400
+
+
+class TenantRequiredError(DomainError):
+    """Tenant work (a task, an outbox event) was started without a tenant schema."""
+
+    code, http_status = "tenant.required", 500

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
 
 class IdempotencyRecord(models.Model):
@@ -48,3 +50,29 @@ class AbstractAuthSession(models.Model):
 
 class AuthSession(AbstractAuthSession):
     """Logins of a tenant's staff and members (the provider has its own table in public)."""
+
+
+class OutboxEvent(models.Model):
+    """A change announced in the same transaction as the change; the relay delivers it later."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    topic = models.CharField(max_length=100)
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        indexes = (
+            # The relay and the sweep only ever look for undelivered rows, oldest first.
+            models.Index(
+                fields=("created_at", "id"),
+                condition=models.Q(delivered_at__isnull=True),
+                name="outbox_undelivered_idx",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.topic}:{self.pk}"

@@ -10,6 +10,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("api/provider/v1/", provider_api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("provider.urls")),
 ]
 
 handler404 = "atrium.error_views.not_found"

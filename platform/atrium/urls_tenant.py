@@ -1,6 +1,7 @@
 """URLs of a tenant's host: console, merchant portal, member app and their APIs."""
 
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from atrium.api import console_api, integration_api, member_api, merchant_api
 from atrium.health import healthz, readyz
@@ -13,6 +14,10 @@ urlpatterns = [
     path("api/member/v1/", member_api.urls),
     path("api/integration/v1/", integration_api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("console/", include("apps.console.urls")),
+    path("merchant/", include("apps.console.merchant_urls")),
+    path("m/", include("apps.console.member_urls")),
+    path("", RedirectView.as_view(url="/m/")),
 ]
 
 handler404 = "atrium.error_views.not_found"

@@ -165,3 +165,13 @@ def test_route_lookup_is_cached(mall_a, console_a, django_assert_max_num_queries
 def test_member_rows_stay_in_their_schema(mall_a, mall_b, member_token_a):
     with tenant_context(mall_b):
         assert Member.objects.count() == 0
+
+
+def test_a_host_that_was_unknown_answers_right_after_onboarding(provider_api):
+    before = Api(f"late-mall.{BASE}").get("/healthz")
+    assert before.status_code == 404
+    provider_api.post(
+        "/api/provider/v1/tenants",
+        {"name": "Late", "slug": "late-mall", "operator": {"username": "boss"}},
+    )
+    assert Api(f"late-mall.{BASE}").get("/healthz").status_code == 200

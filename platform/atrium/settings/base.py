@@ -75,6 +75,8 @@ TENANT_APPS = [
     "apps.merchants",
     "apps.members",
     "apps.loyalty",
+    "apps.sales",
+    "apps.console",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -174,13 +176,20 @@ PG_BIN_DIR = env.str("PG_BIN_DIR", default=str(embedded.pg_bin_dir()))
 
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+if SENTRY_DSN:
+    from atrium.observability import init_sentry
+
+    init_sentry(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "atrium.logging.JsonFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "filters": {"redact": {"()": "atrium.logging.RedactingFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
@@ -189,3 +198,38 @@ LOGGING = {
     },
 }
 TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
+if TRUST_X_FORWARDED_FOR:
+    # Behind our nginx, which terminates TLS and sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Text messages (integrations/sms): `file` for the demo, `memory` in tests, `aliyun` in production.
+SMS_BACKEND = env.str("SMS_BACKEND", default="file")
+SMS_FILE_DIR = Path(env.str("SMS_FILE_DIR", default=str(BASE_DIR / ".devdata" / "sms")))
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=5.0)
+SMS_ALIYUN_ACCESS_KEY_ID = env.str("SMS_ALIYUN_ACCESS_KEY_ID", default="")
+SMS_ALIYUN_ACCESS_KEY_SECRET = env.str("SMS_ALIYUN_ACCESS_KEY_SECRET", default="")
+SMS_ALIYUN_ENDPOINT = env.str("SMS_ALIYUN_ENDPOINT", default="https://dysmsapi.aliyuncs.com/")
+SMS_ALIYUN_REGION = env.str("SMS_ALIYUN_REGION", default="cn-hangzhou")
+SMS_ALIYUN_SIGN_NAME = env.str("SMS_ALIYUN_SIGN_NAME", default="")
+SMS_ALIYUN_TEMPLATES = env.dict("SMS_ALIYUN_TEMPLATES", default={})  # e.g. otp=SMS_123456789
+if SMS_BACKEND not in {"file", "memory", "aliyun"}:
+    raise RuntimeError("SMS_BACKEND must be file, memory or aliyun")
+if SMS_BACKEND == "aliyun" and not (
+    SMS_ALIYUN_ACCESS_KEY_ID
+    and SMS_ALIYUN_ACCESS_KEY_SECRET
+    and SMS_ALIYUN_SIGN_NAME
+    and "otp" in SMS_ALIYUN_TEMPLATES
+):
+    raise RuntimeError(
+        "SMS_BACKEND=aliyun needs SMS_ALIYUN_ACCESS_KEY_ID, SMS_ALIYUN_ACCESS_KEY_SECRET, "
+        "SMS_ALIYUN_SIGN_NAME and an `otp` entry in SMS_ALIYUN_TEMPLATES"
+    )
+
+# WeChat mini-program login (integrations/wechat); empty app id: WeChat login is switched off.
+WECHAT_APP_ID = env.str("WECHAT_APP_ID", default="")
+WECHAT_APP_SECRET = env.str("WECHAT_APP_SECRET", default="")
+WECHAT_API_BASE = env.str("WECHAT_API_BASE", default="https://api.weixin.qq.com")
+WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=5.0)
+
+from atrium.settings.celery import *  # noqa: E402,F403
+from atrium.settings.realtime import *  # noqa: E402,F403

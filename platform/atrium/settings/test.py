@@ -11,11 +11,23 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 from atrium.settings.base import *  # noqa: F403
 
+# Read with integrations.sms.client.memory_outbox. The browser tests' server is another process,
+# so it texts through the `file` backend into a folder the tests read (TEST_SMS_BACKEND=file).
+SMS_BACKEND = os.environ.get("TEST_SMS_BACKEND", "memory")
 PRIVATE_ROOT = BASE_DIR / ".devdata" / "test-private"  # noqa: F405
 MEDIA_ROOT = BASE_DIR / ".devdata" / "test-media"  # noqa: F405
 
 # Tests flush their Redis database between tests; keep it apart from the demo's database 0.
 CACHES["default"]["LOCATION"] = re.sub(r"/\d*$", "", REDIS_URL.rstrip("/")) + "/1"  # noqa: F405
+
+# Celery and the channel layer use Redis database 2, with a key prefix per pytest-xdist worker:
+# each test process starts its own Celery worker (which inherits this environment), and neither
+# may take the other's tasks or events. Tests run a real worker, never eager tasks.
+_test_redis = re.sub(r"/\d*$", "", REDIS_URL.rstrip("/")) + "/2"  # noqa: F405
+_test_run = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+CELERY_BROKER_URL = CELERY_RESULT_BACKEND = _test_redis
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": f"{_test_run}:"}
+CHANNEL_LAYERS["default"]["CONFIG"].update(hosts=[_test_redis], prefix=_test_run)  # noqa: F405
 
 # No collectstatic in tests: serve static files from the app folders (e2e runs a real server).
 STORAGES["staticfiles"] = {  # noqa: F405

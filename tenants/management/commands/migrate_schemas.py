@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandParser
+from django.db import connection
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 from django_tenants.migration_executors import get_executor
 
@@ -36,7 +37,8 @@ class Command(MigrateSchemasCommand):
         if not options.get("tenant"):
             super().handle(*args, **{**options, "shared": True, "tenant": False})
         template.create_template_schema()
-        executor_name = options.get("executor") or "standard"
+        requested = options.get("executor")
+        executor_name = requested or "standard"
         template_options = {**options, "schema_name": template.template_schema(), "tenant": True}
         super().handle(*args, **{**template_options, "executor": "standard"})
         schemas = list(Tenant.objects.values_list("schema_name", flat=True))
@@ -44,8 +46,11 @@ class Command(MigrateSchemasCommand):
         self.stdout.write(f"{len(todo)} of {len(schemas)} tenant schemas need migrating")
         if not todo:
             return
-        if executor_name == "standard" and len(todo) > 1:
+        if requested is None and len(todo) > 1:
             executor_name = "multiprocessing"
+        if executor_name == "multiprocessing":
+            # Forked workers must not share the parent's pooled sockets.
+            connection.close_pool()  # type: ignore[attr-defined]  # postgresql backend only
         self.options = {**options, "schema_name": None}
         self.args = args
         executor = get_executor(codename=executor_name)(args, self.options)

@@ -1,0 +1,38 @@
+"""The tenant console's pages (mounted at `/console/` by `atrium.urls_tenant`)."""
+
+from django.urls import path
+
+from apps.console import views, views_members, views_program
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    # No trailing slash: this is the link onboarding and invitations hand out.
+    path("invitation/<str:token>", views.invitation_view, name="invitation"),
+    path("staff/", views.staff_list, name="staff"),
+    path("staff/<uuid:staff_id>/role/", views.staff_role, name="staff-role"),
+    path("staff/<uuid:staff_id>/deactivate/", views.staff_deactivate, name="staff-deactivate"),
+    path("merchants/", views.merchant_list, name="merchants"),
+    path("merchants/<uuid:merchant_id>/", views.merchant_detail, name="merchant"),
+    path("program/", views.program, name="program"),
+    path("program/tiers/new/", views_program.tier_edit, name="tier-new"),
+    path("program/tiers/<slug:code>/", views_program.tier_edit, name="tier"),
+    path("program/rules/", views_program.rules, name="rules"),
+    path("program/rules/<uuid:rule_id>/", views_program.rule_detail, name="rule"),
+    path("program/rules/<uuid:rule_id>/publish/", views_program.rule_publish, name="rule-publish"),
+    path("members/", views_members.member_list, name="members"),
+    path("members/import/", views_members.member_import, name="member-import"),
+    path("members/<uuid:member_id>/", views_members.member_detail, name="member"),
+    path("adjustments/", views_members.adjustments, name="adjustments"),
+    path(
+        "adjustments/<uuid:adjustment_id>/decide/",
+        views_members.adjustment_decide,
+        name="adjustment-decide",
+    ),
+    path("receipts/", views_members.receipts, name="receipts"),
+    path("receipts/<uuid:receipt_id>/photo/", views_members.receipt_photo, name="receipt-photo"),
+    path("receipts/<uuid:receipt_id>/decide/", views_members.receipt_decide, name="receipt-decide"),
+]

@@ -1,0 +1,59 @@
+"""Every row lock of the sales app. Cross-app order: sale key or row -> member account -> merchant.
+
+`record_sale` takes the sale-key lock before it looks anything up, so concurrent retries of one
+sale queue behind the first attempt and then replay its result; `award_sale` locks the member's
+points account after it. Refunds lock the sale row, then (via loyalty) the points account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from django.db import connection
+
+from apps.merchants.models import Merchant
+from apps.sales.errors import ReceiptNotFoundError, SaleNotFoundError
+from apps.sales.models import Receipt, Sale
+from atrium.tenancy import current_schema
+
+
+def sale_key_lock(*, merchant_id: uuid.UUID, external_id: str) -> None:
+    """Hold a transaction-scoped advisory lock on one (merchant, external id) until commit.
+
+    Advisory locks are database-wide, so the key carries the schema: two malls never queue
+    behind each other. Call inside `transaction.atomic`.
+    """
+    digest = hashlib.sha256(f"{current_schema()}:sale:{merchant_id}:{external_id}".encode())
+    key = int.from_bytes(digest.digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def sale_for_update(*, merchant: Merchant, external_id: str) -> Sale:
+    """This merchant's sale (never another's), locked. Raises SaleNotFoundError."""
+    sale = (
+        Sale.objects.select_for_update(of=("self",))
+        .select_related("member")
+        .filter(merchant=merchant, external_id=external_id)
+        .first()
+    )
+    if sale is None:
+        raise SaleNotFoundError("sale not found", external_id=external_id)
+    return sale
+
+
+def receipt_for_update(*, receipt_id: uuid.UUID | str) -> Receipt:
+    """One receipt of the mall, locked for review. Raises ReceiptNotFoundError."""
+    try:
+        receipt = (
+            Receipt.objects.select_for_update(of=("self",))
+            .select_related("member", "merchant")
+            .filter(pk=receipt_id)
+            .first()
+        )
+    except ValueError as exc:  # not a UUID
+        raise ReceiptNotFoundError("receipt not found") from exc
+    if receipt is None:
+        raise ReceiptNotFoundError("receipt not found")
+    return receipt

@@ -1,0 +1,141 @@
+"""Reads of sales, refunds and receipts. Merchant-facing reads take `merchant=`: a merchant only
+ever sees its own sales, whatever id it sends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+
+from django.db.models import Prefetch, QuerySet
+
+from apps.loyalty.models import PointsAccount, Tier
+from apps.loyalty.services.earning import SaleFacts
+from apps.loyalty.services.earning import SaleItem as FactItem
+from apps.loyalty.services.earning import SalePayment as FactPayment
+from apps.members.models import Member
+from apps.merchants.models import Merchant
+from apps.sales.errors import ReceiptNotFoundError, SaleNotFoundError
+from apps.sales.models import Receipt, Refund, Sale, SaleItem, SalePayment
+
+
+def _with_lines(queryset: QuerySet[Sale]) -> QuerySet[Sale]:
+    return queryset.prefetch_related(
+        Prefetch("items", queryset=SaleItem.objects.order_by("position")),
+        Prefetch("payments", queryset=SalePayment.objects.order_by("position")),
+        Prefetch("refunds", queryset=Refund.objects.order_by("created_at", "id")),
+    )
+
+
+def list_sales(
+    *,
+    merchant: Merchant | None = None,
+    merchant_id: uuid.UUID | None = None,
+    member_id: uuid.UUID | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> QuerySet[Sale]:
+    """Sales, newest first: one merchant's (`merchant=`) or, for the console, the whole mall's
+    filtered by merchant id, member id and a time range [since, until)."""
+    queryset = Sale.objects.order_by("-occurred_at", "-id")
+    if merchant is not None:
+        queryset = queryset.filter(merchant=merchant)
+    if merchant_id is not None:
+        queryset = queryset.filter(merchant_id=merchant_id)
+    if member_id is not None:
+        queryset = queryset.filter(member_id=member_id)
+    if since is not None:
+        queryset = queryset.filter(occurred_at__gte=since)
+    if until is not None:
+        queryset = queryset.filter(occurred_at__lt=until)
+    return queryset
+
+
+def get_merchant_sale(*, merchant: Merchant, external_id: str) -> Sale:
+    """One sale of this merchant, with its lines and refunds. Raises SaleNotFoundError."""
+    sale = _with_lines(Sale.objects.filter(merchant=merchant, external_id=external_id)).first()
+    if sale is None:
+        raise SaleNotFoundError("sale not found", external_id=external_id)
+    return sale
+
+
+def get_sale(*, sale_id: uuid.UUID | str) -> Sale:
+    """One sale of the mall (console), with its lines and refunds. Raises SaleNotFoundError."""
+    try:
+        sale = _with_lines(Sale.objects.filter(pk=sale_id)).first()
+    except ValueError as exc:
+        raise SaleNotFoundError("sale not found") from exc
+    if sale is None:
+        raise SaleNotFoundError("sale not found")
+    return sale
+
+
+def sales_for_backtest(
+    *, since: dt.datetime, until: dt.datetime, limit: int
+) -> Iterator[tuple[SaleFacts, Tier | None]]:
+    """Past sales as the earning engine sees them, with each member's tier today (the closest
+    record of their tier then), oldest first, at most `limit`."""
+    sales = (
+        Sale.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
+        .select_related("merchant")
+        .prefetch_related(
+            Prefetch("items", queryset=SaleItem.objects.order_by("position")),
+            Prefetch("payments", queryset=SalePayment.objects.order_by("position")),
+        )
+        .order_by("occurred_at", "id")[:limit]
+    )
+    tiers: dict[uuid.UUID, Tier | None] = {}
+    for chunk in _chunks(sales, 2000):
+        member_ids = {s.member_id for s in chunk if s.member_id and s.member_id not in tiers}
+        for account in PointsAccount.objects.filter(member_id__in=member_ids).select_related(
+            "tier"
+        ):
+            tiers[account.member_id] = account.tier
+        for sale in chunk:
+            facts = SaleFacts(
+                total=sale.total,
+                occurred_at=sale.occurred_at,
+                merchant_id=sale.merchant_id,
+                business_format=sale.merchant.business_format,
+                payments=tuple(FactPayment(p.method, p.amount) for p in sale.payments.all()),
+                items=tuple(FactItem(i.amount, i.category) for i in sale.items.all()),
+            )
+            yield facts, tiers.get(sale.member_id) if sale.member_id else None
+
+
+def _chunks(queryset: QuerySet[Sale], size: int) -> Iterator[list[Sale]]:
+    # Prefetching needs a list per chunk; slicing keeps memory flat on a month of sales.
+    offset = 0
+    while True:
+        chunk = list(queryset[offset : offset + size])
+        if not chunk:
+            return
+        yield chunk
+        offset += size
+
+
+def list_receipts(*, status: str | None = None, member: Member | None = None) -> QuerySet[Receipt]:
+    """Receipts, newest first: the review queue (`status=pending`) or one member's own."""
+    queryset = Receipt.objects.select_related("merchant").order_by("-created_at", "-id")
+    if status:
+        queryset = queryset.filter(status=status)
+    if member is not None:
+        queryset = queryset.filter(member=member)
+    return queryset
+
+
+def get_receipt(*, receipt_id: uuid.UUID | str, member: Member | None = None) -> Receipt:
+    """One receipt of the mall, or of this member only when `member` is given.
+
+    Raises ReceiptNotFoundError.
+    """
+    queryset = Receipt.objects.select_related("merchant").filter(pk=receipt_id)
+    if member is not None:
+        queryset = queryset.filter(member=member)
+    try:
+        receipt = queryset.first()
+    except ValueError as exc:
+        raise ReceiptNotFoundError("receipt not found") from exc
+    if receipt is None:
+        raise ReceiptNotFoundError("receipt not found")
+    return receipt

@@ -1,0 +1,46 @@
+"""Write use cases of the sales app: `sales` (record and refund, the one path of every till),
+`receipts` (receipt points), `imports` (CSV) and `preview` (rule preview and backtest)."""
+
+from apps.sales.services.imports import ImportReport, ImportRowError, import_sales
+from apps.sales.services.preview import (
+    BacktestResult,
+    backtest_rules,
+    draft_rule,
+    find_rules,
+    preview_sale,
+)
+from apps.sales.services.receipts import approve_receipt, reject_receipt, submit_receipt
+from apps.sales.services.sales import (
+    ItemLine,
+    MemberRef,
+    PaymentLine,
+    RefundResult,
+    SaleResult,
+    clean_sale,
+    parse_money,
+    record_sale,
+    refund_sale,
+)
+
+__all__ = [
+    "BacktestResult",
+    "ImportReport",
+    "ImportRowError",
+    "ItemLine",
+    "MemberRef",
+    "PaymentLine",
+    "RefundResult",
+    "SaleResult",
+    "approve_receipt",
+    "backtest_rules",
+    "clean_sale",
+    "draft_rule",
+    "find_rules",
+    "import_sales",
+    "parse_money",
+    "preview_sale",
+    "record_sale",
+    "refund_sale",
+    "reject_receipt",
+    "submit_receipt",
+]

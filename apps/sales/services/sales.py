@@ -1,0 +1,566 @@
+"""Recording sales and refunds: the one write path of every till (POS, portal, import, receipts).
+
+Money arrives as decimal strings in yuan (or `Decimal`), never floats: at most two places, not
+negative, payments summing exactly to the total, and items too when a till sends them.
+
+Idempotency: a sale is unique per (merchant, external id). `record_sale` takes an advisory lock
+on that pair before anything else, so concurrent retries queue behind the first attempt; a retry
+whose canonical body hashes the same gets the first result back (`created=False`), another body
+is refused with `idempotency.conflict`. The unique constraint is the backstop. A refund is unique
+per (sale, refund id) in the same way, under the sale's row lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.loyalty.services.earning import (
+    SaleAward,
+    SaleFacts,
+    award_sale,
+    eligible_amount,
+    proportional_share,
+    reverse_sale_award,
+)
+from apps.loyalty.services.earning import SaleItem as FactItem
+from apps.loyalty.services.earning import SalePayment as FactPayment
+from apps.members.choices import MemberStatus, RegistrationChannel
+from apps.members.errors import MemberNotActiveError, MemberNotFoundError
+from apps.members.models import Member
+from apps.members.selectors import find_member, surviving_member
+from apps.members.services import join_member, resolve_member_code
+from apps.merchants.models import Merchant
+from apps.sales import events, locks
+from apps.sales.choices import Channel, MemberRefKind, PaymentMethod, SaleStatus
+from apps.sales.errors import (
+    InvalidAmountError,
+    MemberRefInvalidError,
+    RefundExceedsSaleError,
+    SaleInvalidError,
+    TotalMismatchError,
+)
+from apps.sales.models import Refund, Sale, SaleItem, SalePayment
+from atrium.crypto import keyed_hash
+from atrium.errors import IdempotencyConflictError
+from atrium.money import CENT, to_cny
+
+MAX_MONEY = Decimal("999999999999.99")  # DecimalField(14, 2)
+MAX_QUANTITY = Decimal("999999999.999")
+MAX_PAYMENTS = 20
+MAX_ITEMS = 200
+# A till's clock may run a little ahead of ours; a sale further in the future is a typo.
+MAX_CLOCK_AHEAD = dt.timedelta(minutes=10)
+EARLIEST_SALE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
+_MONEY_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # ASCII digits only: not "１２"
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    method: str
+    amount: Decimal | str
+    trade_no: str = ""
+
+
+@dataclass(frozen=True)
+class ItemLine:
+    amount: Decimal | str
+    sku: str = ""
+    name: str = ""
+    category: str = ""
+    quantity: Decimal | int | str = 1
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """How a till names the member: exactly one of a scanned code, a phone or a member number."""
+
+    code: str | None = None
+    phone: str | None = None
+    member_no: str | None = None
+
+    def chosen(self) -> tuple[str, str]:
+        """(kind, value) of the one key given. Raises MemberRefInvalidError."""
+        given = [
+            (kind, value.strip())
+            for kind, value in (
+                (MemberRefKind.CODE, self.code),
+                (MemberRefKind.PHONE, self.phone),
+                (MemberRefKind.MEMBER_NO, self.member_no),
+            )
+            if value is not None and value.strip()
+        ]
+        if len(given) != 1:
+            raise MemberRefInvalidError("name the member by exactly one of code, phone, member_no")
+        return str(given[0][0]), given[0][1]
+
+
+@dataclass(frozen=True)
+class CleanPayment:
+    method: str
+    amount: Decimal
+    trade_no: str
+
+
+@dataclass(frozen=True)
+class CleanItem:
+    sku: str
+    name: str
+    category: str
+    quantity: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class CleanSale:
+    """A sale's fields, checked: what is stored, hashed and given to the earning engine."""
+
+    external_id: str
+    occurred_at: dt.datetime
+    total: Decimal
+    payments: tuple[CleanPayment, ...]
+    items: tuple[CleanItem, ...]
+
+    def facts(self, merchant: Merchant) -> SaleFacts:
+        return SaleFacts(
+            total=self.total,
+            occurred_at=self.occurred_at,
+            merchant_id=merchant.pk,
+            business_format=merchant.business_format,
+            payments=tuple(FactPayment(method=p.method, amount=p.amount) for p in self.payments),
+            items=tuple(FactItem(amount=i.amount, category=i.category) for i in self.items),
+        )
+
+
+@dataclass(frozen=True)
+class SaleResult:
+    sale: Sale
+    created: bool  # False: a retry got the first result back
+
+    @property
+    def points_earned(self) -> int:
+        return self.sale.points_earned
+
+    @property
+    def growth_earned(self) -> int:
+        return self.sale.growth_earned
+
+    @property
+    def points_balance(self) -> int | None:
+        return self.sale.points_balance
+
+    @property
+    def tier(self) -> str | None:
+        return self.sale.tier_code or None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund: Refund
+    sale: Sale
+    created: bool
+
+
+def parse_money(value: object, *, field: str, positive: bool = False) -> Decimal:
+    """A money amount from a decimal string (or Decimal/int): two places at most, not negative.
+
+    Raises InvalidAmountError (floats included: money is never a float).
+    """
+    if isinstance(value, bool | float) or not isinstance(value, str | Decimal | int):
+        raise InvalidAmountError(
+            'money must be a decimal string such as "12.30"',
+            field=field,
+            type=type(value).__name__,
+        )
+    if isinstance(value, str):
+        if not _MONEY_RE.match(value):
+            raise InvalidAmountError("not a decimal amount", field=field, value=value[:32])
+        value = Decimal(value)
+    amount = Decimal(value)
+    if not amount.is_finite():
+        raise InvalidAmountError("not a decimal amount", field=field)
+    if amount < 0:
+        raise InvalidAmountError("amount must not be negative", field=field, value=str(amount))
+    if amount > MAX_MONEY:
+        raise InvalidAmountError("amount is too large", field=field, value=str(amount))
+    if amount != amount.quantize(CENT, rounding=ROUND_DOWN):
+        raise InvalidAmountError("at most two decimal places", field=field, value=str(amount))
+    if positive and amount == 0:
+        raise InvalidAmountError("amount must be positive", field=field, value=str(amount))
+    return to_cny(amount)
+
+
+def _quantity(value: object, *, field: str) -> Decimal:
+    try:
+        if isinstance(value, bool | float) or not isinstance(value, str | Decimal | int):
+            raise InvalidOperation
+        quantity = Decimal(value)
+    except InvalidOperation as exc:
+        raise SaleInvalidError("quantity must be a number", field=field) from exc
+    if not quantity.is_finite() or not 0 < quantity <= MAX_QUANTITY:
+        raise SaleInvalidError("quantity must be positive", field=field)
+    if quantity != quantity.quantize(Decimal("0.001"), rounding=ROUND_DOWN):
+        raise SaleInvalidError("quantity has at most three decimal places", field=field)
+    return quantity.quantize(Decimal("0.001"))
+
+
+def _text(value: str, *, field: str, max_length: int) -> str:
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise SaleInvalidError("text is too long", field=field, max_length=max_length)
+    return text
+
+
+def clean_external_id(external_id: str, *, field: str = "external_id") -> str:
+    """Letters, digits and `._:-`, 1 to 64 characters. Raises SaleInvalidError."""
+    if not isinstance(external_id, str) or not EXTERNAL_ID_RE.match(external_id):
+        raise SaleInvalidError(
+            "use 1 to 64 letters, digits or ._:- (starting with a letter or digit)", field=field
+        )
+    return external_id
+
+
+def clean_sale(
+    *,
+    external_id: str,
+    occurred_at: dt.datetime,
+    total: Decimal | str,
+    payments: Sequence[PaymentLine],
+    items: Sequence[ItemLine] = (),
+    now: dt.datetime | None = None,
+) -> CleanSale:
+    """Check a sale's fields. Raises SaleInvalidError, InvalidAmountError, TotalMismatchError."""
+    clean_external_id(external_id)
+    if not isinstance(occurred_at, dt.datetime):
+        raise SaleInvalidError("occurred_at must be a date and time", field="occurred_at")
+    if timezone.is_naive(occurred_at):
+        # Tills in China send local time without an offset: read it in the mall's time zone.
+        occurred_at = timezone.make_aware(occurred_at)
+    now = now or timezone.now()
+    if not EARLIEST_SALE <= occurred_at <= now + MAX_CLOCK_AHEAD:
+        raise SaleInvalidError(
+            "occurred_at is in the future or implausibly old", field="occurred_at"
+        )
+    amount = parse_money(total, field="total", positive=True)
+    if not 1 <= len(payments) <= MAX_PAYMENTS:
+        raise SaleInvalidError(f"a sale has 1 to {MAX_PAYMENTS} payments", field="payments")
+    if len(items) > MAX_ITEMS:
+        raise SaleInvalidError(f"a sale has at most {MAX_ITEMS} items", field="items")
+    clean_payments = []
+    for index, payment in enumerate(payments):
+        if payment.method not in PaymentMethod.values:
+            raise SaleInvalidError(
+                "unknown payment method",
+                field=f"payments[{index}].method",
+                allowed=list(PaymentMethod.values),
+            )
+        clean_payments.append(
+            CleanPayment(
+                method=payment.method,
+                amount=parse_money(
+                    payment.amount, field=f"payments[{index}].amount", positive=True
+                ),
+                trade_no=_text(
+                    payment.trade_no, field=f"payments[{index}].trade_no", max_length=64
+                ),
+            )
+        )
+    paid = sum((p.amount for p in clean_payments), Decimal(0))
+    if paid != amount:
+        raise TotalMismatchError(
+            "payments must add up to the total", total=str(amount), payments=str(paid)
+        )
+    clean_items = tuple(
+        CleanItem(
+            sku=_text(item.sku, field=f"items[{index}].sku", max_length=64),
+            name=_text(item.name, field=f"items[{index}].name", max_length=200),
+            category=_text(item.category, field=f"items[{index}].category", max_length=64),
+            quantity=_quantity(item.quantity, field=f"items[{index}].quantity"),
+            amount=parse_money(item.amount, field=f"items[{index}].amount"),
+        )
+        for index, item in enumerate(items)
+    )
+    if clean_items:
+        listed = sum((i.amount for i in clean_items), Decimal(0))
+        if listed != amount:
+            raise TotalMismatchError(
+                "items must add up to the total", total=str(amount), items=str(listed)
+            )
+    return CleanSale(
+        external_id=external_id,
+        occurred_at=occurred_at,
+        total=amount,
+        payments=tuple(clean_payments),
+        items=clean_items,
+    )
+
+
+def _request_hash(
+    *,
+    merchant: Merchant,
+    sale: CleanSale,
+    channel: str,
+    member_key: tuple[str, str],
+    time_given: bool,
+) -> str:
+    # Keyed: the body may hold a phone number, and this hash sits in the table for good.
+    canonical = {
+        "merchant": str(merchant.pk),
+        "external_id": sale.external_id,
+        # A time the server filled in is not part of what the caller asked.
+        "occurred_at": sale.occurred_at.astimezone(dt.UTC).isoformat() if time_given else "",
+        "total": str(sale.total),
+        "payments": [[p.method, str(p.amount), p.trade_no] for p in sale.payments],
+        "items": [[i.sku, i.name, i.category, str(i.quantity), str(i.amount)] for i in sale.items],
+        "channel": channel,
+        "member": list(member_key),
+    }
+    return keyed_hash(json.dumps(canonical, sort_keys=True, ensure_ascii=False))
+
+
+def _replay(done: Sale, request_hash: str) -> SaleResult:
+    if done.request_hash != request_hash:
+        raise IdempotencyConflictError(
+            "this external_id was already used for a different sale", external_id=done.external_id
+        )
+    return SaleResult(sale=done, created=False)
+
+
+def _buyer(
+    *, member_ref: MemberRef | None, member: Member | None, join_by_phone: bool
+) -> Member | None:
+    """The active member a sale is for. Raises the members app's errors for unknown or
+    inactive members, expired or reused codes and malformed phones."""
+    if member is not None:
+        survivor = surviving_member(member)
+        if survivor is None:
+            raise MemberNotActiveError("member is closed", status=member.status)
+        return survivor
+    if member_ref is None:
+        return None
+    kind, value = member_ref.chosen()
+    if kind == MemberRefKind.CODE:
+        return resolve_member_code(value)  # consumes a dynamic code: only after the replay check
+    if kind == MemberRefKind.PHONE and join_by_phone:
+        # Joining at the till: the phone is typed at checkout and not verified.
+        return join_member(channel=RegistrationChannel.TILL, phone=value).member
+    found = (
+        find_member(phone=value) if kind == MemberRefKind.PHONE else find_member(member_no=value)
+    )
+    if found is None:
+        raise MemberNotFoundError("no member matches", by=kind)
+    return found
+
+
+def record_sale(
+    *,
+    merchant: Merchant,
+    external_id: str,
+    occurred_at: dt.datetime | None,
+    total: Decimal | str,
+    payments: Sequence[PaymentLine],
+    items: Sequence[ItemLine] = (),
+    member_ref: MemberRef | None = None,
+    member: Member | None = None,
+    channel: str = Channel.POS,
+    join_by_phone: bool = True,
+    actor: str = "",
+    now: dt.datetime | None = None,
+) -> SaleResult:
+    """Record a sale once per (merchant, external id) and award its points and growth.
+
+    A retry with the same body returns the first result (`created=False`). A sale without a
+    member is recorded too. `join_by_phone` enrols an unknown phone at the till. Without
+    `occurred_at` the sale happens now (and a retry need not repeat the time).
+    Raises SaleInvalidError, InvalidAmountError, TotalMismatchError, MemberRefInvalidError,
+    IdempotencyConflictError, and the members app's MemberCodeInvalidError,
+    MemberCodeExpiredError, MemberCodeReusedError, MemberNotFoundError, MemberNotActiveError,
+    PhoneInvalidError.
+    """
+    if member_ref is not None and member is not None:
+        raise ValueError("record_sale takes member_ref or member, not both")
+    if channel not in Channel.values:
+        raise ValueError(f"unknown channel {channel!r}")
+    now = now or timezone.now()
+    sale = clean_sale(
+        external_id=external_id,
+        occurred_at=occurred_at or now,
+        total=total,
+        payments=payments,
+        items=items,
+        now=now,
+    )
+    if member is not None:
+        member_key = (str(MemberRefKind.DIRECT), str(member.pk))
+    elif member_ref is not None:
+        member_key = member_ref.chosen()
+    else:
+        member_key = (str(MemberRefKind.NONE), "")
+    request_hash = _request_hash(
+        merchant=merchant,
+        sale=sale,
+        channel=channel,
+        member_key=member_key,
+        time_given=occurred_at is not None,
+    )
+    with transaction.atomic():
+        locks.sale_key_lock(merchant_id=merchant.pk, external_id=external_id)
+        done = Sale.objects.filter(merchant=merchant, external_id=external_id).first()
+        if done is not None:
+            return _replay(done, request_hash)
+        buyer = _buyer(member_ref=member_ref, member=member, join_by_phone=join_by_phone)
+        if buyer is not None and buyer.status != MemberStatus.ACTIVE:
+            raise MemberNotActiveError("member is not active", status=buyer.status)
+        facts = sale.facts(merchant)
+        row = Sale(
+            merchant=merchant,
+            member=buyer,
+            external_id=external_id,
+            channel=channel,
+            occurred_at=sale.occurred_at,
+            total=sale.total,
+            eligible_amount=to_cny(eligible_amount(facts)),
+            member_ref_kind=member_key[0],
+            request_hash=request_hash,
+            actor=actor,
+        )
+        if buyer is not None:
+            award: SaleAward = award_sale(
+                member=buyer,
+                sale_id=str(row.pk),
+                facts=facts,
+                idempotency_key=f"sale:{merchant.pk}:{external_id}",
+            )
+            row.points_earned = award.points
+            row.growth_earned = award.growth
+            row.points_balance = award.balance
+            row.tier_code = award.tier or ""
+            row.eligible_amount = to_cny(award.quote.eligible_amount)
+        row.save(force_insert=True)
+        SalePayment.objects.bulk_create(
+            SalePayment(
+                sale=row, position=index, method=p.method, amount=p.amount, trade_no=p.trade_no
+            )
+            for index, p in enumerate(sale.payments)
+        )
+        if sale.items:
+            SaleItem.objects.bulk_create(
+                SaleItem(
+                    sale=row,
+                    position=index,
+                    sku=i.sku,
+                    name=i.name,
+                    category=i.category,
+                    quantity=i.quantity,
+                    amount=i.amount,
+                )
+                for index, i in enumerate(sale.items)
+            )
+        events.publish(
+            events.SaleRecorded(
+                sale_id=str(row.pk),
+                merchant_id=str(merchant.pk),
+                member_id=str(buyer.pk) if buyer is not None else None,
+                external_id=external_id,
+                channel=channel,
+                occurred_at=row.occurred_at.isoformat(),
+                total=str(row.total),
+                eligible_amount=str(row.eligible_amount),
+                points_earned=row.points_earned,
+                growth_earned=row.growth_earned,
+            )
+        )
+    return SaleResult(sale=row, created=True)
+
+
+def refund_sale(
+    *,
+    merchant: Merchant,
+    external_id: str,
+    refund_id: str,
+    amount: Decimal | str,
+    actor: str = "",
+) -> RefundResult:
+    """Refund part or all of a merchant's sale, once per refund id, taking back its points and
+    growth in proportion (all refunds together take back exactly floor(earned × refunded / total),
+    never more than the sale earned, and never more than the member has left).
+
+    Raises SaleNotFoundError, SaleInvalidError, InvalidAmountError, RefundExceedsSaleError,
+    IdempotencyConflictError.
+    """
+    clean_external_id(refund_id, field="refund_id")
+    refunding = parse_money(amount, field="amount", positive=True)
+    with transaction.atomic():
+        sale = locks.sale_for_update(merchant=merchant, external_id=external_id)
+        done = Refund.objects.filter(sale=sale, refund_id=refund_id).first()
+        if done is not None:
+            if done.amount != refunding:
+                raise IdempotencyConflictError(
+                    "this refund_id was already used with another amount",
+                    refund_id=refund_id,
+                    amount=str(done.amount),
+                )
+            return RefundResult(refund=done, sale=sale, created=False)
+        if refunding > sale.refundable:
+            raise RefundExceedsSaleError(
+                "the refund is larger than what is left of the sale",
+                refundable=str(sale.refundable),
+                requested=str(refunding),
+            )
+        points = proportional_share(sale.points_earned, sale.refunded_total, refunding, sale.total)
+        growth = proportional_share(sale.growth_earned, sale.refunded_total, refunding, sale.total)
+        holder = surviving_member(sale.member) if sale.member is not None else None
+        refund = Refund(
+            sale=sale, refund_id=refund_id, amount=refunding, points_requested=points, actor=actor
+        )
+        if holder is not None:
+            reversal = reverse_sale_award(
+                member=holder,
+                sale_id=str(sale.pk),
+                refund_id=refund_id,
+                points=points,
+                growth=growth,
+            )
+            refund.points_reversed = reversal.points_reversed
+            refund.growth_reversed = reversal.growth_reversed
+            refund.points_balance = reversal.balance
+        refund.save(force_insert=True)
+        sale.refunded_total += refunding
+        sale.points_reversed += refund.points_reversed
+        sale.growth_reversed += refund.growth_reversed
+        sale.status = (
+            SaleStatus.REFUNDED
+            if sale.refunded_total == sale.total
+            else SaleStatus.PARTIALLY_REFUNDED
+        )
+        sale.save(update_fields=["refunded_total", "points_reversed", "growth_reversed", "status"])
+        events.publish(
+            events.SaleRefunded(
+                sale_id=str(sale.pk),
+                merchant_id=str(merchant.pk),
+                member_id=str(sale.member_id) if sale.member_id else None,
+                external_id=sale.external_id,
+                refund_id=refund_id,
+                amount=str(refunding),
+                refunded_total=str(sale.refunded_total),
+                points_reversed=refund.points_reversed,
+                growth_reversed=refund.growth_reversed,
+            )
+        )
+    return RefundResult(refund=refund, sale=sale, created=True)
+
+
+def local_noon(day: dt.date) -> dt.datetime:
+    """Midday of a local date: the time given to sales known only by their day (receipts)."""
+    return dt.datetime.combine(day, dt.time(12), tzinfo=timezone.get_default_timezone())

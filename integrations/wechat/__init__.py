@@ -1,0 +1,1 @@
+"""WeChat mini-program login (code-to-session) through wechatpy, and a fake WeChat server."""

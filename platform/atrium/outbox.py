@@ -1,0 +1,196 @@
+"""The transactional outbox: `emit()` records an event in the caller's transaction; a relay
+delivers it after the commit.
+
+Guarantees (see docs/adr/0006-celery-tenancy.md):
+- An event exists only if the change it announces committed: the row is written in the caller's
+  transaction, and the relay is enqueued with `transaction.on_commit`, never from inside it.
+- Exactly-once marking, at-least-once delivery: the relay claims one row with
+  `SELECT ... FOR UPDATE SKIP LOCKED`, runs the handlers and marks the row delivered in the same
+  transaction. Two relays never claim the same row; a relay that dies mid-delivery leaves it
+  undelivered for the next run (beat sweeps every tenant each minute). A handler may therefore
+  see an event twice: websocket messages carry the event id and consumers drop repeats.
+- Handlers are dotted paths in `settings.OUTBOX_HANDLERS` (websocket pushes now; journeys and
+  webhooks plug in the same way). A handler's database writes run in a savepoint of the
+  delivering transaction, so they commit exactly when the row is marked delivered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from atrium.errors import DomainError, TenantRequiredError
+from atrium.models import OutboxEvent
+from atrium.tenancy import current_schema
+
+logger = logging.getLogger(__name__)
+
+TOPIC_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+LAST_ERROR_MAX_CHARS = 2000
+
+
+class OutboxUsageError(DomainError):
+    """`emit()` was called where an event cannot be recorded safely."""
+
+    code, http_status = "outbox.misuse", 500
+
+
+@dataclass(frozen=True)
+class EventEnvelope:
+    """What a delivery handler receives: one event of one tenant."""
+
+    id: str
+    schema: str
+    topic: str
+    payload: dict[str, Any]
+    created_at: str
+
+    def as_message(self) -> dict[str, Any]:
+        """The event as pushed to clients; `id` lets them drop a repeat."""
+        return {
+            "id": self.id,
+            "topic": self.topic,
+            "payload": self.payload,
+            "created_at": self.created_at,
+        }
+
+
+Handler = Callable[[EventEnvelope], None]
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    delivered: int
+    failed: int
+
+
+def emit(topic: str, payload: Mapping[str, Any]) -> OutboxEvent:
+    """Record an event in the current transaction; the relay runs after it commits.
+
+    Raises TenantRequiredError in the public schema, OutboxUsageError outside a transaction or
+    for a malformed topic.
+    """
+    schema = current_schema()
+    if schema == settings.PUBLIC_SCHEMA_NAME:
+        raise TenantRequiredError("outbox events belong to a tenant schema", topic=topic)
+    if not TOPIC_RE.match(topic) or len(topic) > 100:
+        raise OutboxUsageError("topic must be dotted lowercase words", topic=topic)
+    if not connection.in_atomic_block:
+        # Outside a transaction the event and the change could not commit (or fail) together.
+        raise OutboxUsageError("emit() must run inside transaction.atomic", topic=topic)
+    event = OutboxEvent.objects.create(topic=topic, payload=dict(payload))
+    transaction.on_commit(functools.partial(enqueue_relay, schema=schema), robust=True)
+    return event
+
+
+def enqueue_relay(*, schema: str) -> None:
+    """Ask a worker to relay one tenant's outbox now (the sweep catches what this misses)."""
+    from atrium.tasks import relay_outbox  # the tasks module imports this one
+
+    relay_outbox.apply_async(
+        headers={"_schema_name": schema},
+        retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+    )
+
+
+def configured_handlers() -> tuple[Handler, ...]:
+    """The delivery handlers named in `settings.OUTBOX_HANDLERS`, in order."""
+    return _load_handlers(tuple(settings.OUTBOX_HANDLERS))
+
+
+@functools.cache
+def _load_handlers(paths: tuple[str, ...]) -> tuple[Handler, ...]:
+    return tuple(import_string(path) for path in paths)
+
+
+def relay_pending(*, limit: int = 1000, handlers: Sequence[Handler] | None = None) -> RelayResult:
+    """Deliver the current tenant's undelivered events, oldest first, one transaction each.
+
+    Raises TenantRequiredError in the public schema.
+    """
+    schema = current_schema()
+    if schema == settings.PUBLIC_SCHEMA_NAME:
+        raise TenantRequiredError("the outbox relay runs in a tenant schema")
+    chosen = tuple(handlers) if handlers is not None else configured_handlers()
+    failed: list[uuid.UUID] = []
+    delivered = 0
+    for _ in range(limit):
+        outcome = _deliver_next(schema=schema, handlers=chosen, skip=failed)
+        if outcome is None:
+            break
+        event_id, ok = outcome
+        if ok:
+            delivered += 1
+        else:
+            failed.append(event_id)  # retried by a later run, not in this loop
+    return RelayResult(delivered=delivered, failed=len(failed))
+
+
+def claim_next(*, skip: Sequence[uuid.UUID] = ()) -> OutboxEvent | None:
+    """Lock the oldest undelivered event no other transaction holds; call inside atomic()."""
+    return (
+        OutboxEvent.objects.select_for_update(skip_locked=True)
+        .filter(delivered_at__isnull=True, attempts__lt=settings.OUTBOX_MAX_ATTEMPTS)
+        .exclude(pk__in=list(skip))
+        .order_by("created_at", "id")
+        .first()
+    )
+
+
+def envelope_of(event: OutboxEvent, *, schema: str) -> EventEnvelope:
+    return EventEnvelope(
+        id=str(event.pk),
+        schema=schema,
+        topic=event.topic,
+        payload=dict(event.payload),
+        created_at=event.created_at.isoformat(),
+    )
+
+
+@transaction.atomic
+def _deliver_next(
+    *, schema: str, handlers: Sequence[Handler], skip: Sequence[uuid.UUID]
+) -> tuple[uuid.UUID, bool] | None:
+    event = claim_next(skip=skip)
+    if event is None:
+        return None
+    envelope = envelope_of(event, schema=schema)
+    event.attempts += 1  # the row is locked, so a plain increment is safe
+    try:
+        with transaction.atomic():  # a failing handler's own writes roll back alone
+            for handler in handlers:
+                handler(envelope)
+    # The relay is the boundary that keeps one bad event or handler from stopping the others:
+    # whatever a handler raises is recorded on the row and retried later.
+    except Exception as exc:
+        event.last_error = f"{type(exc).__name__}: {exc}"[:LAST_ERROR_MAX_CHARS]
+        event.save(update_fields=["attempts", "last_error"])
+        logger.warning(
+            "outbox.delivery_failed",
+            extra={"event_id": envelope.id, "topic": event.topic, "attempts": event.attempts},
+            exc_info=True,
+        )
+        return event.pk, False
+    event.delivered_at = timezone.now()
+    event.save(update_fields=["attempts", "delivered_at"])
+    return event.pk, True
+
+
+def prune_delivered(*, older_than_days: int) -> int:
+    """Delete delivered events older than the retention; returns how many went."""
+    cutoff = timezone.now() - dt.timedelta(days=older_than_days)
+    deleted, _ = OutboxEvent.objects.filter(
+        delivered_at__isnull=False, delivered_at__lt=cutoff
+    ).delete()
+    return deleted

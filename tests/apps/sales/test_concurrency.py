@@ -1,0 +1,154 @@
+"""Concurrency on real PostgreSQL: 50 concurrent retries of one POS sale award it once."""
+
+import threading
+import time
+
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from apps.loyalty.models import GrowthEntry, JournalEntry, PointsAccount
+from apps.loyalty.selectors import open_lots_balance, posted_balance
+from apps.members.services import issue_member_code, join_member
+from apps.merchants.services import create_api_key, create_merchant
+from apps.sales.models import Refund, Sale
+from apps.sales.services import (
+    PaymentLine,
+    approve_receipt,
+    record_sale,
+    refund_sale,
+    submit_receipt,
+)
+from atrium.errors import DomainError
+from tests.apps.sales.conftest import Pos, sale_body
+from tests.conftest import MerchantSetup, host_of
+
+RETRIES = 50
+
+
+def _race(count, job):
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def run(index):
+        barrier.wait()
+        try:
+            results[index] = job(index)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_fifty_concurrent_retries_of_one_pos_sale_award_once(committed_tenant, django_db_blocker):
+    with django_db_blocker.unblock():
+        with tenant_context(committed_tenant):
+            merchant = create_merchant(name="Race Shop")
+            issued = create_api_key(merchant=merchant)
+            member = join_member(channel="app", phone="13700137000", phone_verified=True).member
+            code = issue_member_code(member=member).code
+        connection.set_schema_to_public()
+        shop = MerchantSetup(merchant, issued.api_key.key_id, issued.secret, None)
+        body = sale_body("RACE-1", total="88.00", member={"code": code})
+        signed_at = int(time.time())
+
+        def retry(index):
+            # The same sale, re-signed by each retry (its own timestamp, so its own signature).
+            pos = Pos(shop, host=host_of(committed_tenant.slug))
+            response = pos.sale(body, timestamp=signed_at - index)
+            return response.status_code, response.json()
+
+        results = _race(RETRIES, retry)
+        statuses = sorted(status for status, _ in results)
+        assert statuses == [200] * (RETRIES - 1) + [201], {s for s, _ in results}
+        assert len({answer["sale_id"] for _, answer in results}) == 1
+        assert {answer["points_earned"] for _, answer in results} == {88}
+        with tenant_context(committed_tenant):
+            assert Sale.objects.count() == 1
+            assert JournalEntry.objects.filter(member=member).count() == 1
+            assert GrowthEntry.objects.filter(member=member).count() == 1
+            account = PointsAccount.objects.get(member=member)
+            assert (account.balance, account.growth) == (88, 88)
+            assert posted_balance(member=member) == open_lots_balance(member=member) == 88
+        connection.set_schema_to_public()
+
+
+def test_concurrent_partial_refunds_never_take_back_more_than_the_sale(
+    committed_tenant, django_db_blocker
+):
+    with django_db_blocker.unblock():
+        with tenant_context(committed_tenant):
+            merchant = create_merchant(name="Refund Shop")
+            member = join_member(channel="app", phone="13700137001", phone_verified=True).member
+            record_sale(
+                merchant=merchant,
+                external_id="R-RACE",
+                occurred_at=timezone.now(),
+                total="100.00",
+                payments=[PaymentLine("cash", "100.00")],
+                member=member,
+            )
+        connection.set_schema_to_public()
+
+        def refund(index):
+            with tenant_context(committed_tenant):
+                try:
+                    refund_sale(
+                        merchant=merchant,
+                        external_id="R-RACE",
+                        refund_id=f"R-{index}",
+                        amount="7.00",
+                    )
+                except DomainError as exc:
+                    return exc.code
+                return "refunded"
+
+        results = _race(20, refund)
+        # ¥100 takes 14 refunds of ¥7 (¥98); the other 6 find only ¥2 left.
+        assert (results.count("refunded"), results.count("sales.refund_exceeds_sale")) == (14, 6)
+        with tenant_context(committed_tenant):
+            sale = Sale.objects.get(external_id="R-RACE")
+            reversed_total = sum(
+                Refund.objects.filter(sale=sale).values_list("points_reversed", flat=True)
+            )
+            assert (sale.refunded_total, sale.points_reversed, reversed_total) == (98, 98, 98)
+            assert PointsAccount.objects.get(member=member).balance == 2
+        connection.set_schema_to_public()
+
+
+def test_concurrent_approvals_of_one_receipt_record_its_sale_once(
+    committed_tenant, django_db_blocker
+):
+    with django_db_blocker.unblock():
+        with tenant_context(committed_tenant):
+            merchant = create_merchant(name="Receipt Shop")
+            member = join_member(channel="app", phone="13700137002", phone_verified=True).member
+            receipt = submit_receipt(
+                member=member,
+                merchant=merchant,
+                receipt_no="RCPT-1",
+                amount="66.00",
+                occurred_on=timezone.localdate(),
+                photo=b"\xff\xd8\xff\xe0" + b"\x00" * 16,
+            )
+        connection.set_schema_to_public()
+
+        def approve(index):
+            with tenant_context(committed_tenant):
+                try:
+                    approve_receipt(receipt_id=str(receipt.pk), actor=f"staff:{index}")
+                except DomainError as exc:
+                    return exc.code
+                return "approved"
+
+        results = _race(10, approve)
+        assert (results.count("approved"), results.count("sales.receipt_decided")) == (1, 9)
+        with tenant_context(committed_tenant):
+            assert Sale.objects.filter(channel="receipt").count() == 1
+            assert PointsAccount.objects.get(member=member).balance == 66
+        connection.set_schema_to_public()
