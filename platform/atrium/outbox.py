@@ -90,7 +90,16 @@ def emit(topic: str, payload: Mapping[str, Any]) -> OutboxEvent:
         # Outside a transaction the event and the change could not commit (or fail) together.
         raise OutboxUsageError("emit() must run inside transaction.atomic", topic=topic)
     event = OutboxEvent.objects.create(topic=topic, payload=dict(payload))
-    transaction.on_commit(functools.partial(enqueue_relay, schema=schema), robust=True)
+    # One relay per transaction and schema is enough: it delivers every pending event.
+    pending = [callback for _, callback, _ in connection.run_on_commit]
+    relay = functools.partial(enqueue_relay, schema=schema)
+    if not any(
+        isinstance(callback, functools.partial)
+        and callback.func is enqueue_relay
+        and callback.keywords == relay.keywords
+        for callback in pending
+    ):
+        transaction.on_commit(relay, robust=True)
     return event
 
 
