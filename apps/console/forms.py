@@ -317,7 +317,7 @@ class MemberImportForm(forms.Form):
 
 class AdjustmentForm(forms.Form):
     points = forms.IntegerField(
-        label=_("积分"),
+        label=_("积分数"),
         min_value=-1_000_000,
         max_value=1_000_000,
         help_text=_("正数增加，负数扣减。"),

@@ -10,12 +10,12 @@ from apps.members.models import Member
 
 def points_account_for_update(*, member: Member) -> PointsAccount:
     """The member's account row, created on first use, locked until the transaction ends."""
-    PointsAccount.objects.get_or_create(member=member)
-    return (
-        PointsAccount.objects.select_for_update(of=("self",))
-        .select_related("tier")
-        .get(member=member)
-    )
+    locked = PointsAccount.objects.select_for_update(of=("self",)).select_related("tier")
+    account = locked.filter(member=member).first()
+    if account is None:
+        PointsAccount.objects.get_or_create(member=member)
+        account = locked.get(member=member)
+    return account
 
 
 def points_accounts_for_update(*, members: Sequence[Member]) -> list[PointsAccount]:

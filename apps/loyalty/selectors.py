@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 from django.db.models import QuerySet, Sum
@@ -20,12 +21,43 @@ from apps.loyalty.models import (
     Tier,
 )
 from apps.members.models import Member
+from atrium.tenancy import current_schema
+
+SETTINGS_CACHE_SECONDS = 10.0
+_settings_cache: dict[str, tuple[float, ProgramSettings]] = {}
+# Schemas whose settings this process changed in a transaction not yet committed: never cache
+# what such a transaction reads (it may still roll back).
+_settings_dirty: set[str] = set()
 
 
 def program_settings() -> ProgramSettings:
-    """The program's settings row (created with defaults on first use)."""
+    """The program's settings row (created with defaults on first use).
+
+    Read on every sale several times, changed rarely: each process keeps it for a few seconds
+    (`forget_program_settings` drops this process's copy at once after a change).
+    """
+    schema = current_schema()
+    cached = _settings_cache.get(schema)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
     settings, _ = ProgramSettings.objects.get_or_create(pk=1)
+    if schema not in _settings_dirty:
+        _settings_cache[schema] = (time.monotonic() + SETTINGS_CACHE_SECONDS, settings)
     return settings
+
+
+def settings_changing() -> None:
+    """Called by a transaction that changes the settings: drop the copy, stop caching until the
+    change commits (`settings_changed`)."""
+    schema = current_schema()
+    _settings_dirty.add(schema)
+    _settings_cache.pop(schema, None)
+
+
+def settings_changed(schema: str) -> None:
+    """The change committed: cache again from the next read."""
+    _settings_dirty.discard(schema)
+    _settings_cache.pop(schema, None)
 
 
 def list_tiers() -> QuerySet[Tier]:

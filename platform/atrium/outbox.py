@@ -91,7 +91,7 @@ def emit(topic: str, payload: Mapping[str, Any]) -> OutboxEvent:
         raise OutboxUsageError("emit() must run inside transaction.atomic", topic=topic)
     event = OutboxEvent.objects.create(topic=topic, payload=dict(payload))
     # One relay per transaction and schema is enough: it delivers every pending event.
-    pending = [callback for _, callback, _ in connection.run_on_commit]
+    pending = [entry[1] for entry in connection.run_on_commit]  # (savepoints, callback, robust)
     relay = functools.partial(enqueue_relay, schema=schema)
     if not any(
         isinstance(callback, functools.partial)

@@ -30,7 +30,7 @@ from django.utils import timezone
 from apps.loyalty import locks
 from apps.loyalty.choices import NON_EARNING_METHODS, Behaviour, EntryKind, LotSource, RuleKind
 from apps.loyalty.errors import InvalidPointsError
-from apps.loyalty.models import BehaviourRule, EarningRule, JournalEntry, Tier
+from apps.loyalty.models import BehaviourRule, EarningRule, JournalEntry, PointsAccount, Tier
 from apps.loyalty.selectors import program_settings, rules_in_force
 from apps.loyalty.services import growth as growth_service
 from apps.loyalty.services import ledger
@@ -219,7 +219,7 @@ def earned_on_day(*, member: Member, day: dt.date, source_type: str) -> int:
     return int(total or 0)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # hot path: no savepoint when nested
 def award_sale(
     *,
     member: Member,
@@ -258,7 +258,7 @@ def award_sale(
             member=member, delta=quote.growth, reason="sale", source_type="sale",
             source_id=sale_id, idempotency_key=f"{idempotency_key}:growth", now=now,
         )  # fmt: skip
-    account.refresh_from_db(fields=["balance", "tier"])
+    account = PointsAccount.objects.select_related("tier").get(member=member)
     return SaleAward(
         points=quote.points,
         growth=quote.growth,

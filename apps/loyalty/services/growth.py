@@ -48,7 +48,7 @@ def _change_tier(account: PointsAccount, tier: Tier, *, reason: str, growth: int
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # hot path: no savepoint when nested
 def add_growth(
     *,
     member: Member,
@@ -89,7 +89,7 @@ def add_growth(
     account.growth += delta
     account.save(update_fields=["growth", "updated_at"])
     if delta > 0:
-        _upgrade_if_qualified(account, now or timezone.now())
+        _upgrade_if_qualified(account, member, now or timezone.now())
     return entry
 
 
@@ -99,9 +99,9 @@ def ensure_tier(account: PointsAccount) -> None:
         _change_tier(account, lowest, reason="joined", growth=account.growth)
 
 
-def _upgrade_if_qualified(account: PointsAccount, now: dt.datetime) -> None:
+def _upgrade_if_qualified(account: PointsAccount, member: Member, now: dt.datetime) -> None:
     ensure_tier(account)
-    growth = window_growth(member=account.member, since=window_start(now))
+    growth = window_growth(member=member, since=window_start(now))
     best = qualified_tier(growth)
     if best is not None and (account.tier is None or best.rank > account.tier.rank):
         _change_tier(account, best, reason="upgrade", growth=growth)
@@ -152,7 +152,7 @@ def move_growth(*, source: Member, target: Member, idempotency_key: str) -> None
     source_account.save(update_fields=["growth", "updated_at"])
     target_account.growth += total
     target_account.save(update_fields=["growth", "updated_at"])
-    _upgrade_if_qualified(target_account, timezone.now())
+    _upgrade_if_qualified(target_account, target, timezone.now())
 
 
 def scheduled_tier_evaluation(*, now: dt.datetime | None = None) -> int:

@@ -177,7 +177,7 @@ def spendable_lots(lots: Iterable[PointsLot], now: dt.datetime) -> list[PointsLo
     return [lot for lot in lots if lot.available_at <= now < lot.expires_at]
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # hot path: no savepoint when nested
 def earn_points(
     *,
     member: Member,
@@ -194,6 +194,8 @@ def earn_points(
 ) -> JournalEntry:
     """Credit points as a new lot (pending for the return window when it is set).
 
+    Opens no savepoint when nested (it is on every sale's path): a caller that catches its
+    errors and carries on must wrap the call in its own `transaction.atomic()`.
     Raises InvalidPointsError, LedgerKeyConflictError.
     """
     _check_points(points)

@@ -13,6 +13,8 @@ from django.utils import timezone
 from apps.loyalty.choices import Behaviour, RuleKind, RuleStatus
 from apps.loyalty.errors import RuleInvalidError, RuleNotFoundError, TierInvalidError
 from apps.loyalty.models import BehaviourRule, EarningRule, ProgramSettings, Tier
+from apps.loyalty.selectors import settings_changed, settings_changing
+from atrium.tenancy import current_schema
 
 # code, name, rank, growth threshold, retention, points multiplier, free parking hours, birthday
 # gift, perks
@@ -88,6 +90,9 @@ def update_program_settings(**changes: Any) -> ProgramSettings:
     if fields:
         settings.save(update_fields=[*fields, "updated_at"])
         settings.refresh_from_db()  # read back as stored (decimal places)
+        settings_changing()
+        schema = current_schema()
+        transaction.on_commit(lambda: settings_changed(schema))
     return settings
 
 
