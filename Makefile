@@ -20,7 +20,7 @@ SOURCES := $(foreach dir,platform tenants apps billing integrations,\
 	$(if $(shell find $(dir) -name '*.py' -print -quit 2>/dev/null),$(dir)))
 
 .PHONY: help setup demo dev test test-fast lint fmt typecheck migrations-check ci stop browser \
-	bench-onboarding
+	bench-onboarding bench-sales
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -93,6 +93,9 @@ migrations-check: setup ## fail when a model change has no migration
 
 bench-onboarding: setup ## onboarding + migrate_schemas timings beside plain create-and-migrate
 	$(PY) bench/onboarding.py
+
+bench-sales: setup ## POS sales per second and latency beside pgbench's TPS on the same server
+	$(PY) bench/sales.py
 
 ci: ## what CI runs
 	bash .ci/run

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import ClassVar
 
-from atrium import outbox
+from atrium.events import DomainEvent
+from atrium.events import publish as publish  # callers use `events.publish(...)`
 
 
 @dataclass(frozen=True)
-class LoyaltyEvent:
-    topic: ClassVar[str]
-
-
-@dataclass(frozen=True)
-class PointsChanged(LoyaltyEvent):
+class PointsChanged(DomainEvent):
     """Any change of a member's balance: members see points land, consoles tick."""
 
     topic: ClassVar[str] = "loyalty.points_changed"
@@ -26,7 +22,7 @@ class PointsChanged(LoyaltyEvent):
 
 
 @dataclass(frozen=True)
-class PointsExpiring(LoyaltyEvent):
+class PointsExpiring(DomainEvent):
     topic: ClassVar[str] = "loyalty.points_expiring"
     member_id: str
     points: int
@@ -34,14 +30,9 @@ class PointsExpiring(LoyaltyEvent):
 
 
 @dataclass(frozen=True)
-class TierChanged(LoyaltyEvent):
+class TierChanged(DomainEvent):
     topic: ClassVar[str] = "loyalty.tier_changed"
     member_id: str
     from_tier: str | None
     to_tier: str
     reason: str
-
-
-def publish(event: LoyaltyEvent) -> None:
-    """Write the event to the outbox of the current tenant, inside the current transaction."""
-    outbox.emit(event.topic, asdict(event))

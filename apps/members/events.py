@@ -5,19 +5,15 @@ Payloads carry ids and codes only, never names, phones or other identifiers.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import ClassVar
 
-from atrium import outbox
+from atrium.events import DomainEvent
+from atrium.events import publish as publish  # callers use `events.publish(...)`
 
 
 @dataclass(frozen=True)
-class MemberEvent:
-    topic: ClassVar[str]
-
-
-@dataclass(frozen=True)
-class MemberJoined(MemberEvent):
+class MemberJoined(DomainEvent):
     """A new member (welcome journeys, sign-up points, analytics)."""
 
     topic: ClassVar[str] = "members.joined"
@@ -26,7 +22,7 @@ class MemberJoined(MemberEvent):
 
 
 @dataclass(frozen=True)
-class MembersMerged(MemberEvent):
+class MembersMerged(DomainEvent):
     """A duplicate folded into another member; consumers re-point what they keep by member."""
 
     topic: ClassVar[str] = "members.merged"
@@ -36,13 +32,8 @@ class MembersMerged(MemberEvent):
 
 
 @dataclass(frozen=True)
-class MemberClosed(MemberEvent):
+class MemberClosed(DomainEvent):
     """An account closed on request: consumers erase what they copied about the member."""
 
     topic: ClassVar[str] = "members.closed"
     member_id: str
-
-
-def publish(event: MemberEvent) -> None:
-    """Write the event to the outbox of the current tenant, inside the current transaction."""
-    outbox.emit(event.topic, asdict(event))

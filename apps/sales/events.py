@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import ClassVar
 
-from atrium import outbox
+from atrium.events import DomainEvent
+from atrium.events import publish as publish  # callers use `events.publish(...)`
 
 
 @dataclass(frozen=True)
-class SalesEvent:
-    topic: ClassVar[str]
-
-
-@dataclass(frozen=True)
-class SaleRecorded(SalesEvent):
+class SaleRecorded(DomainEvent):
     """A sale landed (with or without a member): settlement, analytics and pushes listen."""
 
     topic: ClassVar[str] = "sales.sale_recorded"
@@ -31,7 +27,7 @@ class SaleRecorded(SalesEvent):
 
 
 @dataclass(frozen=True)
-class SaleRefunded(SalesEvent):
+class SaleRefunded(DomainEvent):
     topic: ClassVar[str] = "sales.sale_refunded"
     sale_id: str
     merchant_id: str
@@ -42,8 +38,3 @@ class SaleRefunded(SalesEvent):
     refunded_total: str
     points_reversed: int
     growth_reversed: int
-
-
-def publish(event: SalesEvent) -> None:
-    """Write the event to the current tenant's outbox, inside the current transaction."""
-    outbox.emit(event.topic, asdict(event))
