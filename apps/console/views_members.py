@@ -37,11 +37,11 @@ from apps.console.views import _page, _refused
 from apps.loyalty.services.adjustments import decide_adjustment, request_adjustment
 from apps.members import selectors as member_selectors
 from apps.members.services import import_members
-from apps.members.services.imports import MAX_IMPORT_BYTES
 from apps.sales import selectors as sales_selectors
 from apps.sales import services as sales_services
 from apps.sales import storage
 from apps.sales.choices import ReceiptStatus
+from atrium.csv_import import MAX_IMPORT_BYTES
 from atrium.errors import DomainError, PermissionDeniedError
 from atrium.web import render_refusal, user_message
 

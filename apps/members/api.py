@@ -46,8 +46,8 @@ from apps.members.schemas import (
     ProfileUpdateIn,
     WeChatLoginIn,
 )
-from apps.members.services.imports import MAX_IMPORT_BYTES
 from atrium import tokens
+from atrium.csv_import import MAX_IMPORT_BYTES
 from atrium.idempotency import idempotent
 from atrium.request_utils import client_ip
 from atrium.schemas import ERROR_CODES, ErrorOut, RefreshIn, TokenPairOut

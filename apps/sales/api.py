@@ -52,8 +52,8 @@ from apps.sales.schemas import (
     SaleResultOut,
     SalesImportOut,
 )
-from apps.sales.services.imports import MAX_IMPORT_BYTES
 from apps.sales.storage import MAX_PHOTO_BYTES
+from atrium.csv_import import MAX_IMPORT_BYTES
 from atrium.errors import DomainError
 from atrium.schemas import ERROR_CODES, ErrorOut
 

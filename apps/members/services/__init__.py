@@ -12,7 +12,7 @@ from apps.members.services.auth import (
     send_own_otp,
 )
 from apps.members.services.codes import MemberCode, issue_member_code, resolve_member_code
-from apps.members.services.imports import ImportReport, ImportRowError, import_members
+from apps.members.services.imports import ImportReport, import_members
 from apps.members.services.members import (
     JoinResult,
     NewIdentity,
@@ -28,6 +28,7 @@ from apps.members.services.members import (
 from apps.members.services.merge import merge_members
 from apps.members.services.otp import OtpSent, check_otp, send_otp
 from apps.members.services.privacy import close_member, export_member_data
+from atrium.csv_import import ImportRowError
 
 __all__ = [
     "ImportReport",

@@ -24,10 +24,9 @@ from apps.members.choices import Gender, IdentityKind, RegistrationChannel
 from apps.members.errors import ImportInvalidError
 from apps.members.identities import normalize_identity, normalize_phone
 from apps.members.services.members import NewIdentity, join_member
+from atrium.csv_import import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, ImportRowError, decode_text
 from atrium.errors import DomainError
 
-MAX_IMPORT_ROWS = 5000
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
 _HEADERS = {
     "phone": "phone",
     "mobile": "phone",
@@ -56,14 +55,6 @@ _GENDERS = {
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
 
 
-@dataclass(frozen=True)
-class ImportRowError:
-    row: int  # record number in the file, the header being row 1
-    field: str
-    code: str
-    message: str
-
-
 @dataclass
 class ImportReport:
     total: int = 0
@@ -86,12 +77,10 @@ class _Row:
 
 
 def _decode(content: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportInvalidError("the file is neither UTF-8 nor GB18030 text")
+    text = decode_text(content)
+    if text is None:
+        raise ImportInvalidError("the file is neither UTF-8 nor GB18030 text")
+    return text
 
 
 def _parse_birthday(raw: str) -> dt.date | None:

@@ -1,7 +1,7 @@
 """Write use cases of the sales app: `sales` (record and refund, the one path of every till),
 `receipts` (receipt points), `imports` (CSV) and `preview` (rule preview and backtest)."""
 
-from apps.sales.services.imports import ImportReport, ImportRowError, import_sales
+from apps.sales.services.imports import ImportReport, import_sales
 from apps.sales.services.preview import (
     BacktestResult,
     backtest_rules,
@@ -21,6 +21,7 @@ from apps.sales.services.sales import (
     record_sale,
     refund_sale,
 )
+from atrium.csv_import import ImportRowError
 
 __all__ = [
     "BacktestResult",

@@ -31,10 +31,9 @@ from apps.merchants.models import Merchant
 from apps.sales.choices import Channel
 from apps.sales.errors import ImportInvalidError, SaleInvalidError
 from apps.sales.services.sales import ItemLine, MemberRef, PaymentLine, record_sale
+from atrium.csv_import import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, ImportRowError, decode_text
 from atrium.errors import DomainError
 
-MAX_IMPORT_ROWS = 5000
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
 _HEADERS = {
     "external_id": "external_id",
     "receipt_no": "external_id",
@@ -61,14 +60,6 @@ _REQUIRED = ("external_id", "occurred_at", "total")
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
 
 
-@dataclass(frozen=True)
-class ImportRowError:
-    row: int  # record number in the file, the header being row 1
-    field: str
-    code: str
-    message: str
-
-
 @dataclass
 class ImportReport:
     total: int = 0
@@ -82,12 +73,10 @@ class ImportReport:
 
 
 def _decode(content: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportInvalidError("the file must be UTF-8 or GB18030 text")
+    text = decode_text(content)
+    if text is None:
+        raise ImportInvalidError("the file must be UTF-8 or GB18030 text")
+    return text
 
 
 def _occurred_at(value: str) -> dt.datetime:
