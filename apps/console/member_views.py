@@ -19,7 +19,6 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -39,11 +38,10 @@ from apps.console.member_auth import (
     sign_out_member,
     signed_in_member,
 )
-from apps.console.selectors import check_in_key, member_home, member_profile
+from apps.console.selectors import member_home, member_profile
 from apps.console.views import current_tenant
 from apps.loyalty import selectors as loyalty_selectors
-from apps.loyalty.choices import Behaviour
-from apps.loyalty.services import award_behaviour
+from apps.loyalty.services import earning
 from apps.members import services as member_services
 from apps.members.choices import ConsentKind, ConsentSource
 from apps.members.identities import mask_phone
@@ -302,11 +300,7 @@ def summary_json(request: HttpRequest, member: Member) -> JsonResponse:
 @member_required
 def check_in(request: HttpRequest, member: Member) -> HttpResponse:
     """Daily check-in: points once a day."""
-    award = award_behaviour(
-        member=member,
-        behaviour=Behaviour.CHECK_IN,
-        idempotency_key=check_in_key(member=member, day=timezone.localdate()),
-    )
+    award = earning.check_in(member=member)
     if award.awarded:
         messages.success(request, _("签到成功，获得 %(points)s 积分。") % {"points": award.awarded})
     else:

@@ -33,6 +33,7 @@ from apps.loyalty.selectors import (
     program_settings,
     window_growth,
 )
+from apps.loyalty.services.earning import checked_in
 from apps.loyalty.services.growth import window_start
 from apps.members.errors import PhoneInvalidError
 from apps.members.identities import mask_phone, normalize_phone
@@ -154,11 +155,6 @@ def tier_standing(
     )
 
 
-def check_in_key(*, member: Member, day: dt.date) -> str:
-    """The idempotency key of a day's check-in (the member API uses the same: once a day)."""
-    return f"check-in:{member.pk}:{day}"
-
-
 @dataclass(frozen=True)
 class MemberHome:
     """What the member app's home shows."""
@@ -173,12 +169,11 @@ class MemberHome:
 def member_home(*, member: Member) -> MemberHome:
     """Points, tier progress, today's check-in and the latest points movements of a member."""
     summary = points_summary(member=member)
-    key = check_in_key(member=member, day=timezone.localdate())
     return MemberHome(
         member=member,
         summary=summary,
         standing=tier_standing(member=member, summary=summary),
-        checked_in_today=JournalEntry.objects.filter(idempotency_key=key).exists(),
+        checked_in_today=checked_in(member=member, day=timezone.localdate()),
         recent_entries=list(list_entries(member=member)[:5]),
     )
 

@@ -3,7 +3,6 @@
 import uuid
 
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Router, Status
 from ninja.pagination import CursorPagination, paginate
 
@@ -282,10 +281,7 @@ def my_entries(request: HttpRequest) -> object:
 def check_in(request: HttpRequest) -> CheckInOut:
     """Daily check-in: points once a day."""
     member = _member(request).member
-    today = timezone.localdate()
-    award = earning.award_behaviour(
-        member=member, behaviour=Behaviour.CHECK_IN, idempotency_key=f"check-in:{member.pk}:{today}"
-    )
+    award = earning.check_in(member=member)
     return CheckInOut(
         awarded=award.awarded, balance=selectors.points_summary(member=member).balance
     )

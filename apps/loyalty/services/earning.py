@@ -355,6 +355,29 @@ def award_behaviour(
     return BehaviourAward(awarded=points, entry=entry)
 
 
+def check_in_key(*, member: Member, day: dt.date) -> str:
+    """The idempotency key of a member's check-in on a local day: once a day, on any surface."""
+    return f"check-in:{member.pk}:{day.isoformat()}"
+
+
+def check_in(*, member: Member, now: dt.datetime | None = None) -> BehaviourAward:
+    """The daily check-in: points the first time a local day, nothing more after."""
+    day = local_day(now or timezone.now())
+    return award_behaviour(
+        member=member,
+        behaviour=Behaviour.CHECK_IN,
+        idempotency_key=check_in_key(member=member, day=day),
+        now=now,
+    )
+
+
+def checked_in(*, member: Member, day: dt.date) -> bool:
+    """Whether the member already checked in on a local day."""
+    return JournalEntry.objects.filter(
+        idempotency_key=check_in_key(member=member, day=day)
+    ).exists()
+
+
 ACTIVITY_BEHAVIOURS = frozenset({Behaviour.STEPS, Behaviour.CALORIES})
 ACTIVITY_DAYS_BACK = 7
 

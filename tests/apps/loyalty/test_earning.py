@@ -241,3 +241,14 @@ def test_backtest_compares_points_and_cost(in_mall_a):
         "cost_after": Decimal("3.01"),
         "cost_delta": Decimal("1.51"),
     }
+
+
+def test_check_in_is_once_per_local_day_on_every_surface(member):
+    late = dt.datetime(2026, 11, 23, 15, 30, tzinfo=dt.UTC)  # 23:30 in Shanghai
+    after_midnight = late + dt.timedelta(hours=1)  # 00:30 the next local day
+    first = earning.check_in(member=member, now=late)
+    again = earning.check_in(member=member, now=late + dt.timedelta(minutes=5))
+    next_day = earning.check_in(member=member, now=after_midnight)
+    assert (first.awarded, again.awarded, next_day.awarded) == (5, 0, 5)
+    assert earning.checked_in(member=member, day=dt.date(2026, 11, 23))
+    assert not earning.checked_in(member=member, day=dt.date(2026, 11, 25))
