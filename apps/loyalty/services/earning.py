@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.loyalty import locks
 from apps.loyalty.choices import NON_EARNING_METHODS, Behaviour, EntryKind, LotSource, RuleKind
@@ -144,7 +145,7 @@ def quote_sale(
             Explanation(
                 None,
                 "payment",
-                f"¥{facts.total - eligible} paid with points, coupons or stored value earns nothing",
+                _("积分、券或储值支付的 ¥%(amount)s 不积分") % {"amount": facts.total - eligible},
             )
         )
     raw = ZERO
@@ -157,7 +158,11 @@ def quote_sale(
         )
         if exclusion is not None:
             explanations.append(
-                Explanation(exclusion.pk, exclusion.name, f"{item.category or 'item'} excluded")
+                Explanation(
+                    exclusion.pk,
+                    exclusion.name,
+                    _("%(category)s 不积分") % {"category": item.category or _("商品")},
+                )
             )
             continue
         rates = [r for r in in_force if r.kind == RuleKind.RATE and _matches(r, facts, category)]
@@ -175,23 +180,27 @@ def quote_sale(
     multiplier = Decimal(1)
     if tier is not None and tier.points_multiplier != 1:
         multiplier *= tier.points_multiplier
-        explanations.append(Explanation(None, tier.name, f"tier × {tier.points_multiplier}"))
+        explanations.append(
+            Explanation(None, tier.name, _("等级 × %(m)s") % {"m": tier.points_multiplier})
+        )
     day_rules = [r for r in in_force if r.kind == RuleKind.MULTIPLIER and _matches(r, facts, None)]
     if day_rules:
         best = max(day_rules, key=lambda r: r.multiplier)
         multiplier *= best.multiplier
-        explanations.append(Explanation(best.pk, best.name, f"day × {best.multiplier}"))
+        explanations.append(
+            Explanation(best.pk, best.name, _("活动日 × %(m)s") % {"m": best.multiplier})
+        )
     points = int((raw * multiplier).to_integral_value(rounding=ROUND_FLOOR))
     for cap in (r for r in in_force if r.kind == RuleKind.CAP and _matches(r, facts, None)):
         if cap.per_sale_cap is not None and points > cap.per_sale_cap:
             points = cap.per_sale_cap
             explanations.append(
-                Explanation(cap.pk, cap.name, f"capped at {cap.per_sale_cap} per sale")
+                Explanation(cap.pk, cap.name, _("每笔上限 %(cap)s 分") % {"cap": cap.per_sale_cap})
             )
         if cap.per_day_cap is not None and points > max(cap.per_day_cap - earned_today, 0):
             points = max(cap.per_day_cap - earned_today, 0)
             explanations.append(
-                Explanation(cap.pk, cap.name, f"capped at {cap.per_day_cap} per day")
+                Explanation(cap.pk, cap.name, _("每日上限 %(cap)s 分") % {"cap": cap.per_day_cap})
             )
     per_yuan = program_settings().growth_per_yuan if growth_per_yuan is None else growth_per_yuan
     growth = int((eligible * per_yuan).to_integral_value(rounding=ROUND_FLOOR))

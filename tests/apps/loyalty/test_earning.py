@@ -97,7 +97,7 @@ def test_excluded_categories_earn_nothing():
     facts = _facts("100.00", items=[("tobacco", "30.00"), ("snacks", "70.00")])
     quote = _quote(facts, rules)
     assert quote.points == 70
-    assert [e.effect for e in quote.explanations if e.rule_id == RID[5]] == ["tobacco excluded"]
+    assert [e.effect for e in quote.explanations if e.rule_id == RID[5]] == ["tobacco 不积分"]
 
 
 def test_tier_and_day_multipliers_multiply_and_days_do_not_stack():
@@ -252,3 +252,19 @@ def test_check_in_is_once_per_local_day_on_every_surface(member):
     assert (first.awarded, again.awarded, next_day.awarded) == (5, 0, 5)
     assert earning.checked_in(member=member, day=dt.date(2026, 11, 23))
     assert not earning.checked_in(member=member, day=dt.date(2026, 11, 25))
+
+
+def test_explanations_follow_the_language():
+    from django.utils import translation
+
+    rules = [BASE, _rule(id=RID[9], name="caps", kind=RuleKind.CAP, per_sale_cap=50)]
+    facts = _facts("100.00", payments=[("cash", "80.00"), ("coupon", "20.00")])
+    with translation.override("en"):
+        english = [e.effect for e in _quote(facts, rules).explanations]
+    chinese = [e.effect for e in _quote(facts, rules).explanations]
+    assert english == [
+        "¥20.00 paid with points, coupons or stored value earns nothing",
+        "¥80.00 × 1/¥",
+        "capped at 50 per sale",
+    ]
+    assert chinese == ["积分、券或储值支付的 ¥20.00 不积分", "¥80.00 × 1/¥", "每笔上限 50 分"]
