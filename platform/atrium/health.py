@@ -54,6 +54,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         started = time.monotonic()
         try:
             check()
+        # Any failure of a dependency means "not ready": reported in the answer, never raised.
         except Exception as exc:
             checks[name] = f"error: {type(exc).__name__}"
         else:
