@@ -17,20 +17,18 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.accounts import services as staff_services
 from apps.accounts.models import StaffUser
 from apps.accounts.permissions import Permission
-from apps.console.auth import Surface, sign_in, sign_out, signed_in_staff, staff_required
-from apps.console.forms import CashierSaleForm, StaffLoginForm, business_format_label
+from apps.console.auth import Surface, sign_out, staff_required
+from apps.console.forms import CashierSaleForm, business_format_label
 from apps.console.selectors import merchant_sales_today, merchant_today
-from apps.console.views import current_tenant
+from apps.console.views import current_tenant, staff_login_page
 from apps.loyalty import selectors as loyalty_selectors
 from apps.merchants.models import Merchant
 from apps.sales.choices import Channel
 from apps.sales.services import MemberRef, PaymentLine, record_sale
 from atrium.errors import DomainError
-from atrium.request_utils import client_ip
-from atrium.web import safe_next_url, show_once, take_once, user_message
+from atrium.web import show_once, take_once, user_message
 
 MERCHANT = Surface.MERCHANT
 
@@ -38,29 +36,7 @@ MERCHANT = Surface.MERCHANT
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     """Merchant staff sign in; mall staff, inactive or throttled accounts are refused."""
-    if request.method == "GET" and signed_in_staff(request, surface=MERCHANT) is not None:
-        return redirect(MERCHANT.home_url)
-    form = StaffLoginForm(request.POST or None)
-    context: dict[str, Any] = {
-        "form": form,
-        "tenant": current_tenant(request),
-        "next": safe_next_url(request, ""),
-    }
-    if request.method == "POST" and form.is_valid():
-        try:
-            staff = staff_services.authenticate_staff(
-                username=form.cleaned_data["username"],
-                password=form.cleaned_data["password"],
-                ip=client_ip(request),
-                merchant_portal=True,
-            )
-        except DomainError as exc:
-            context["error"] = user_message(exc)
-        else:
-            sign_in(request, staff=staff, surface=MERCHANT)
-            return redirect(safe_next_url(request, MERCHANT.home_url))
-    status = 400 if request.method == "POST" else 200
-    return render(request, "merchant/login.html", context, status=status)
+    return staff_login_page(request, surface=MERCHANT, template="merchant/login.html")
 
 
 @require_POST

@@ -105,11 +105,11 @@ def _error_context(error: DomainError) -> dict[str, Any]:
 # --- signing in ----------------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "POST"])
-def login_view(request: HttpRequest) -> HttpResponse:
-    """Mall staff sign in; merchant staff, inactive or throttled accounts are refused."""
-    if request.method == "GET" and signed_in_staff(request, surface=CONSOLE) is not None:
-        return redirect(CONSOLE.home_url)
+def staff_login_page(request: HttpRequest, *, surface: Surface, template: str) -> HttpResponse:
+    """The sign-in page of a staff surface: the console for mall staff, the merchant portal for
+    merchant staff (the service refuses the wrong kind, inactive and throttled accounts)."""
+    if request.method == "GET" and signed_in_staff(request, surface=surface) is not None:
+        return redirect(surface.home_url)
     form = StaffLoginForm(request.POST or None)
     context: dict[str, Any] = {
         "form": form,
@@ -122,15 +122,21 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password"],
                 ip=client_ip(request),
-                merchant_portal=False,
+                merchant_portal=surface == Surface.MERCHANT,
             )
         except DomainError as exc:
             context.update(_error_context(exc))
         else:
-            sign_in(request, staff=staff, surface=CONSOLE)
-            return redirect(safe_next_url(request, CONSOLE.home_url))
+            sign_in(request, staff=staff, surface=surface)
+            return redirect(safe_next_url(request, surface.home_url))
     status = 400 if request.method == "POST" else 200
-    return render(request, "console/login.html", context, status=status)
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    """Mall staff sign in; merchant staff, inactive or throttled accounts are refused."""
+    return staff_login_page(request, surface=CONSOLE, template="console/login.html")
 
 
 @require_POST
