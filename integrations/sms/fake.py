@@ -26,9 +26,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlsplit
+
+from integrations.fake_server import LocalHttpFake
 
 TIMESTAMP_TOLERANCE = dt.timedelta(minutes=15)
 _REQUIRED = (
@@ -86,7 +87,7 @@ class AliyunError(Exception):
 
 
 @dataclass
-class FakeAliyunSms:
+class FakeAliyunSms(LocalHttpFake):
     """A threaded HTTP server on 127.0.0.1 that behaves like `dysmsapi.aliyuncs.com`."""
 
     access_keys: Mapping[str, str]
@@ -98,7 +99,6 @@ class FakeAliyunSms:
     _failures: list[_Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -116,35 +116,12 @@ class FakeAliyunSms:
             def log_message(self, format: str, *args: Any) -> None:
                 return  # keep test output quiet (and numbers out of logs)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeAliyunSms:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def endpoint(self) -> str:
-        assert self._server is not None, "start the fake first"  # noqa: S101 - a usage error
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        return f"{self._base_url()}/"
 
     def fail_next(self, code: str, *, status: int = 200, count: int = 1) -> None:
         """Answer the next `count` valid requests with this Aliyun error code."""

@@ -17,9 +17,10 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from integrations.fake_server import LocalHttpFake
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class _Login:
 
 
 @dataclass
-class FakeWeChat:
+class FakeWeChat(LocalHttpFake):
     """A threaded HTTP server on 127.0.0.1 answering like WeChat's server API."""
 
     app_id: str
@@ -72,34 +73,12 @@ class FakeWeChat:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeWeChat:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def api_base(self) -> str:
-        assert self._server is not None, "start the fake first"  # noqa: S101 - a usage error
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._base_url()
 
     # --- protocol ------------------------------------------------------------------------------
 
