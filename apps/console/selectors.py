@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from apps.accounts.selectors import list_staff
 from apps.loyalty.choices import AdjustmentStatus, TierEvaluation
-from apps.loyalty.errors import RuleNotFoundError
 from apps.loyalty.models import (
     AdjustmentRequest,
     EarningRule,
@@ -27,8 +26,11 @@ from apps.loyalty.models import (
 )
 from apps.loyalty.selectors import (
     PointsSummary,
+    list_adjustments,
     list_entries,
     list_growth_entries,
+    list_rules,
+    list_tier_changes,
     points_summary,
     program_settings,
     window_growth,
@@ -258,18 +260,12 @@ def member_overview(*, member_id: uuid.UUID | str, clear: bool) -> MemberOvervie
         consent_records=list(list_consents(member=member)[:50]),
         summary=summary,
         standing=tier_standing(member=member, summary=summary),
-        tier_changes=list(
-            TierChange.objects.filter(member=member)
-            .select_related("from_tier", "to_tier")
-            .order_by("-created_at", "-id")
-        ),
+        tier_changes=list(list_tier_changes(member=member)),
         entries=list_entries(member=member),
         growth_entries=list_growth_entries(member=member),
         sales=list_sales(member_id=member.pk).select_related("merchant"),
         receipts=list(list_receipts(member=member)[:20]),
-        adjustments=list(
-            AdjustmentRequest.objects.filter(member=member).order_by("-created_at")[:20]
-        ),
+        adjustments=list(list_adjustments(member=member)[:20]),
         merges=list(list_merges(member=member).select_related("source", "target")),
         personal_data_visible=clear,
     )
@@ -298,11 +294,7 @@ class AdjustmentQueue:
 
 def adjustment_queue(*, decided_limit: int = 20) -> AdjustmentQueue:
     """Adjustments waiting for a second operator, the latest decided ones, and who is who."""
-    pending = list(
-        AdjustmentRequest.objects.filter(status=AdjustmentStatus.PENDING)
-        .select_related("member")
-        .order_by("created_at")
-    )
+    pending = list(list_adjustments(status=AdjustmentStatus.PENDING).order_by("created_at"))
     decided = list(
         AdjustmentRequest.objects.exclude(status=AdjustmentStatus.PENDING)
         .select_related("member")
@@ -325,20 +317,12 @@ class RuleVersion:
 
 def list_rule_versions() -> list[RuleVersion]:
     """Every earning rule, newest first, with the drafts or versions that replace it."""
-    rules = list(EarningRule.objects.order_by("-effective_from", "-created_at", "-id"))
+    rules = list(list_rules())
     successors: dict[uuid.UUID, list[EarningRule]] = {}
     for rule in rules:
         if rule.supersedes_id is not None:
             successors.setdefault(rule.supersedes_id, []).append(rule)
     return [RuleVersion(rule, successors.get(rule.pk, [])) for rule in rules]
-
-
-def get_rule(*, rule_id: uuid.UUID | str) -> EarningRule:
-    """One earning rule. Raises RuleNotFoundError."""
-    rule = EarningRule.objects.select_related("supersedes").filter(pk=rule_id).first()
-    if rule is None:
-        raise RuleNotFoundError("rule not found")
-    return rule
 
 
 @dataclass(frozen=True)

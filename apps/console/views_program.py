@@ -30,11 +30,12 @@ from apps.console.forms import (
     TierForm,
     business_format_label,
 )
-from apps.console.selectors import get_rule, list_rule_versions
+from apps.console.selectors import list_rule_versions
 from apps.console.views import _page, _refused
 from apps.loyalty import selectors as loyalty_selectors
 from apps.loyalty.choices import RuleStatus
 from apps.loyalty.models import EarningRule, Tier
+from apps.loyalty.selectors import get_rule
 from apps.loyalty.services import program as program_services
 from apps.merchants import selectors as merchant_selectors
 from apps.sales import services as sales_services

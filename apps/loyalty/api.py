@@ -10,7 +10,6 @@ from apps.accounts.auth import ConsoleAuth, StaffPrincipal
 from apps.accounts.permissions import Permission, require
 from apps.loyalty import selectors
 from apps.loyalty.choices import Behaviour, RuleStatus
-from apps.loyalty.errors import RuleNotFoundError
 from apps.loyalty.models import (
     AdjustmentRequest,
     BehaviourRule,
@@ -99,8 +98,7 @@ def save_tier(request: HttpRequest, code: str, payload: TierIn) -> Tier:
 def list_rules(request: HttpRequest, status: RuleStatus | None = None) -> list[EarningRule]:
     """Earning rules, newest first (every version is kept)."""
     _staff(request, Permission.VIEW_MEMBERS)
-    rules = EarningRule.objects.order_by("-effective_from", "-id")
-    return list(rules.filter(status=status) if status else rules)
+    return list(selectors.list_rules(status=status))
 
 
 @console_router.post("/loyalty/rules", response={201: RuleOut, ERROR_CODES: ErrorOut})
@@ -110,13 +108,6 @@ def create_rule(request: HttpRequest, payload: RuleIn) -> Status[EarningRule]:
     fields = payload.model_dump()
     fields["dates"] = [day.isoformat() for day in payload.dates]
     return Status(201, program.create_rule_draft(actor=str(principal.staff.pk), **fields))
-
-
-def _rule(rule_id: uuid.UUID) -> EarningRule:
-    rule = EarningRule.objects.filter(pk=rule_id).first()
-    if rule is None:
-        raise RuleNotFoundError("rule not found")
-    return rule
 
 
 @console_router.post(
@@ -129,7 +120,7 @@ def new_rule_version(
     principal = _staff(request, Permission.MANAGE_PROGRAM)
     changes = {k: v for k, v in payload.model_dump(exclude_unset=True).items() if v is not None}
     draft = program.create_rule_draft(
-        actor=str(principal.staff.pk), supersedes=_rule(rule_id), **changes
+        actor=str(principal.staff.pk), supersedes=selectors.get_rule(rule_id=rule_id), **changes
     )
     return Status(201, draft)
 
@@ -140,7 +131,7 @@ def new_rule_version(
 def publish_rule(request: HttpRequest, rule_id: uuid.UUID) -> EarningRule:
     """Put a draft in force from its effective date."""
     _staff(request, Permission.MANAGE_PROGRAM)
-    return program.publish_rule(rule=_rule(rule_id))
+    return program.publish_rule(rule=selectors.get_rule(rule_id=rule_id))
 
 
 @console_router.get(
@@ -149,7 +140,7 @@ def publish_rule(request: HttpRequest, rule_id: uuid.UUID) -> EarningRule:
 def list_behaviours(request: HttpRequest) -> list[BehaviourRule]:
     """Behaviour points: sign-up, check-in, referral, activity..."""
     _staff(request, Permission.VIEW_MEMBERS)
-    return list(BehaviourRule.objects.order_by("behaviour"))
+    return list(selectors.list_behaviour_rules())
 
 
 @console_router.put(
@@ -160,10 +151,7 @@ def save_behaviour(
 ) -> BehaviourRule:
     """Set the points of one behaviour."""
     _staff(request, Permission.MANAGE_PROGRAM)
-    rule, _ = BehaviourRule.objects.update_or_create(
-        behaviour=behaviour, defaults=payload.model_dump()
-    )
-    return rule
+    return program.save_behaviour_rule(behaviour=behaviour, **payload.model_dump())
 
 
 # --- a member's ledgers, seen by operators -----------------------------------------------------
@@ -207,7 +195,7 @@ def member_tier_changes(request: HttpRequest, member_id: uuid.UUID) -> list[Tier
     """Every tier change of a member, with its reason."""
     _staff(request, Permission.VIEW_MEMBERS)
     member = get_member(member_id=member_id)
-    return list(TierChange.objects.filter(member=member).select_related("from_tier", "to_tier"))
+    return list(selectors.list_tier_changes(member=member))
 
 
 # --- adjustments -------------------------------------------------------------------------------
@@ -233,8 +221,7 @@ def create_adjustment(request: HttpRequest, payload: AdjustmentIn) -> Status[Adj
 def list_adjustments(request: HttpRequest, status: str | None = None) -> object:
     """Adjustments, newest first (filter `status=pending` for the approval queue)."""
     _staff(request, Permission.ADJUST_POINTS)
-    queryset = AdjustmentRequest.objects.order_by("-created_at", "-id")
-    return queryset.filter(status=status) if status else queryset
+    return selectors.list_adjustments(status=status)
 
 
 @console_router.post(

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from apps.loyalty.choices import RuleStatus
+from apps.loyalty.errors import RuleNotFoundError
 from apps.loyalty.models import (
+    AdjustmentRequest,
+    BehaviourRule,
     EarningRule,
     GrowthEntry,
     JournalEntry,
@@ -19,6 +24,7 @@ from apps.loyalty.models import (
     Posting,
     ProgramSettings,
     Tier,
+    TierChange,
 )
 from apps.members.models import Member
 from atrium.tenancy import current_schema
@@ -152,3 +158,46 @@ def window_growth(*, member: Member, since: dt.datetime) -> int:
         total=Sum("delta")
     )["total"]
     return int(total or 0)
+
+
+def get_rule(*, rule_id: uuid.UUID | str) -> EarningRule:
+    """One earning rule (any version, any status). Raises RuleNotFoundError."""
+    try:
+        rule = EarningRule.objects.select_related("supersedes").filter(pk=rule_id).first()
+    except (ValueError, ValidationError):
+        rule = None
+    if rule is None:
+        raise RuleNotFoundError("rule not found")
+    return rule
+
+
+def list_rules(*, status: str | None = None) -> QuerySet[EarningRule]:
+    """Earning rules, every version kept, newest first."""
+    rules = EarningRule.objects.order_by("-effective_from", "-created_at", "-id")
+    return rules.filter(status=status) if status else rules
+
+
+def list_behaviour_rules() -> QuerySet[BehaviourRule]:
+    """The points of each behaviour (sign-up, check-in, referral, activity...)."""
+    return BehaviourRule.objects.order_by("behaviour")
+
+
+def list_tier_changes(*, member: Member) -> QuerySet[TierChange]:
+    """A member's tier changes, newest first."""
+    return (
+        TierChange.objects.filter(member=member)
+        .select_related("from_tier", "to_tier")
+        .order_by("-created_at", "-id")
+    )
+
+
+def list_adjustments(
+    *, status: str | None = None, member: Member | None = None
+) -> QuerySet[AdjustmentRequest]:
+    """Manual adjustments, newest first, by status and/or member."""
+    queryset = AdjustmentRequest.objects.select_related("member").order_by("-created_at", "-id")
+    if status:
+        queryset = queryset.filter(status=status)
+    if member is not None:
+        queryset = queryset.filter(member=member)
+    return queryset

@@ -185,3 +185,19 @@ def publish_rule(*, rule: EarningRule) -> EarningRule:
 def rule_fields(rule: EarningRule) -> Mapping[str, Any]:
     """The editable fields of a rule (for previews of a proposed change)."""
     return {name: getattr(rule, name) for name in RULE_FIELDS}
+
+
+def save_behaviour_rule(
+    *, behaviour: str, points: int, units_per_award: int, daily_cap: int | None, is_active: bool
+) -> BehaviourRule:
+    """Set the points one behaviour earns."""
+    rule, _ = BehaviourRule.objects.update_or_create(
+        behaviour=behaviour,
+        defaults={
+            "points": points,
+            "units_per_award": units_per_award,
+            "daily_cap": daily_cap,
+            "is_active": is_active,
+        },
+    )
+    return rule
