@@ -79,6 +79,7 @@ TENANT_APPS = [
     "apps.members",
     "apps.loyalty",
     "apps.sales",
+    "apps.settlement",
     "apps.console",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
