@@ -305,14 +305,32 @@ class MemberSearchForm(forms.Form):
     )
 
 
-class MemberImportForm(forms.Form):
+class ImportForm(forms.Form):
+    """Upload a CSV file to import in the background; the kinds offered are the role's own."""
+
+    kind = forms.ChoiceField(label=_("导入内容"))
+    merchant = forms.ChoiceField(
+        label=_("商户"), required=False, help_text=_("导入销售时必选：文件中的销售记入该商户。")
+    )
     file = forms.FileField(
         label=_("CSV 文件"),
-        help_text=_(
-            "表头：手机号（必填）、姓名、生日、性别、卡号；UTF-8 或 GB18030 编码，最多 5000 行。"
-        ),
+        help_text=_("UTF-8 或 GB18030 编码，最多 5000 行、5 MB。"),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+
+    def __init__(
+        self,
+        *args: Any,
+        kinds: Sequence[tuple[str, str | Promise]],
+        merchants: Sequence[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["kind"]).choices = list(kinds)
+        cast(forms.ChoiceField, self.fields["merchant"]).choices = [
+            ("", "—"),
+            *merchants,
+        ]
 
 
 class AdjustmentForm(forms.Form):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.console import views, views_members, views_program
+from apps.console import views, views_imports, views_members, views_program
 
 app_name = "console"
 
@@ -24,7 +24,11 @@ urlpatterns = [
     path("program/rules/<uuid:rule_id>/", views_program.rule_detail, name="rule"),
     path("program/rules/<uuid:rule_id>/publish/", views_program.rule_publish, name="rule-publish"),
     path("members/", views_members.member_list, name="members"),
-    path("members/import/", views_members.member_import, name="member-import"),
+    path("members/import/", views_imports.member_import, name="member-import"),
+    path("imports/", views_imports.imports, name="imports"),
+    path("imports/<uuid:job_id>/", views_imports.import_job, name="import"),
+    path("imports/<uuid:job_id>/progress/", views_imports.import_progress, name="import-progress"),
+    path("imports/<uuid:job_id>/errors.csv", views_imports.import_errors, name="import-errors"),
     path("members/<uuid:member_id>/", views_members.member_detail, name="member"),
     path("adjustments/", views_members.adjustments, name="adjustments"),
     path(

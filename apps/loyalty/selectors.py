@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -169,6 +170,16 @@ def get_rule(*, rule_id: uuid.UUID | str) -> EarningRule:
     if rule is None:
         raise RuleNotFoundError("rule not found")
     return rule
+
+
+def rules_by_id(*, rule_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, EarningRule]:
+    """The earning rules among these ids (any version, any status), by id; unknown ids absent."""
+    return {rule.pk: rule for rule in EarningRule.objects.filter(pk__in=list(rule_ids))}
+
+
+def draft_rule(**fields: object) -> EarningRule:
+    """An unsaved draft rule from the editor's fields, for a preview or backtest only."""
+    return EarningRule(status=RuleStatus.DRAFT, effective_from=timezone.localdate(), **fields)
 
 
 def list_rules(*, status: str | None = None) -> QuerySet[EarningRule]:

@@ -32,6 +32,7 @@ SURFACE_PYTHON = (
     "apps/members/choices.py",
     "apps/loyalty/choices.py",
     "apps/sales/choices.py",
+    "apps/imports/choices.py",
     "tenants/choices.py",
     "tenants/middleware.py",
 )

@@ -16,6 +16,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from apps.accounts.models import StaffUser
+from apps.imports.services import start_import
 from apps.loyalty.models import EarningRule
 from apps.loyalty.services.adjustments import request_adjustment
 from apps.members.services import create_member, issue_member_tokens
@@ -68,6 +69,7 @@ RANDOM_IDS = {
     "external_id": "X-1",
     "sale_id": str(uuid.uuid4()),
     "receipt_id": str(uuid.uuid4()),
+    "job_id": str(uuid.uuid4()),
     "code": "gold",
     "behaviour": "check_in",
 }
@@ -104,6 +106,9 @@ def world(mall_a, mall_b, make_merchant):
         b_rule = EarningRule.objects.get(is_base=True)
         b_adjustment = request_adjustment(member=b_member, points=10**6, reason="b", actor="b")
         b_sale, b_receipt = sale_and_receipt(shop_b.merchant, b_member)
+        b_job = start_import(
+            kind="members", content=b"phone\n13800138000\n", filename="b.csv", created_by=b_staff
+        )
     connection.set_schema_to_public()
     api_a = Api(host_of("mall-a"))
     return {
@@ -121,6 +126,7 @@ def world(mall_a, mall_b, make_merchant):
             "external_id": b_sale.external_id,
             "sale_id": str(b_sale.pk),
             "receipt_id": str(b_receipt.pk),
+            "job_id": str(b_job.pk),
         },
     }
 

@@ -1,4 +1,4 @@
-"""The points ledger: earn, redeem, expire, adjust, reverse and merge, each an idempotent entry.
+"""The points ledger: earn, redeem, expire, adjust, reverse, merge and forfeit, each an idempotent entry.
 
 Every write locks the member's `PointsAccount` first (locks.py), then looks up its idempotency
 key, so a retry that raced the first attempt waits and then finds the first result. Each entry
@@ -334,6 +334,36 @@ def reverse_points(
         actor=actor,
     )
     _consume(ordered, taken, entry)
+    _settle_account(account, entry)
+    return entry
+
+
+@transaction.atomic
+def forfeit_points(
+    *, member: Member, idempotency_key: str, reason: str, actor: str = ""
+) -> JournalEntry:
+    """Forfeit every point the member holds (their account is closing), pending ones included.
+
+    One balanced entry against the `forfeited` account closes every open lot and leaves the
+    balance at 0; a retry with the same key returns that entry. Raises LedgerKeyConflictError.
+    """
+    request_hash = _hash(op="forfeit", member=member.pk)
+    account = locks.points_account_for_update(member=member)
+    if (done := _replay(idempotency_key, request_hash)) is not None:
+        return done
+    lots = locks.open_lots_for_update(member=member)
+    held = sum(lot.remaining for lot in lots)
+    entry = _entry(
+        kind=EntryKind.FORFEIT,
+        member=member,
+        points=-held,
+        counter=LedgerAccount.FORFEITED,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        reason=reason,
+        actor=actor,
+    )
+    _consume(lots, held, entry)
     _settle_account(account, entry)
     return entry
 

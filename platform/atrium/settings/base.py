@@ -79,6 +79,7 @@ TENANT_APPS = [
     "apps.members",
     "apps.loyalty",
     "apps.sales",
+    "apps.imports",
     "apps.settlement",
     "apps.console",
 ]

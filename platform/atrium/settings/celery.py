@@ -34,6 +34,7 @@ CELERY_TASK_ROUTES = {
     "atrium.outbox.relay": {"queue": "outbox"},
     "atrium.*": {"queue": "default"},
     "loyalty.*": {"queue": "default"},
+    "imports.*": {"queue": "default"},
 }
 CELERY_TASK_QUEUES = {
     name: {"exchange": name, "routing_key": name} for name in ("default", "outbox")
