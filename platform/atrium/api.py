@@ -14,6 +14,7 @@ from apps.members.api import console_router as console_members_router
 from apps.members.api import router as member_router
 from apps.merchants.api import console_router as console_merchants_router
 from apps.merchants.api import integration_router
+from apps.reconciliation.api import console_router as console_reconciliation_router
 from apps.sales import api as sales_api
 from atrium.api_errors import install_error_handlers
 from provider.api import router as provider_router
@@ -42,6 +43,7 @@ console_api.add_router("/", sales_api.console_router)
 console_api.add_router("/", console_loyalty_router)
 console_api.add_router("/", console_members_router)
 console_api.add_router("/", console_clearing_router)
+console_api.add_router("/", console_reconciliation_router)
 
 merchant_api = _api("merchant", "merchant-api", "The merchant portal, on the tenant's host.")
 merchant_api.add_router("/", merchant_staff_router)
