@@ -88,6 +88,7 @@ def _page(
         "can_review": has_permission(staff.role, Permission.ADJUST_POINTS)
         or has_permission(staff.role, Permission.APPROVE_ADJUSTMENTS),
         "can_review_receipts": has_permission(staff.role, Permission.MANAGE_MEMBERS),
+        "can_view_finance": has_permission(staff.role, Permission.VIEW_FINANCE),
     }
     return render(request, template, {**base, **context}, status=status)
 

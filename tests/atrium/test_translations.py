@@ -33,6 +33,8 @@ SURFACE_PYTHON = (
     "apps/loyalty/choices.py",
     "apps/sales/choices.py",
     "apps/imports/choices.py",
+    "apps/clearing/choices.py",
+    "apps/reconciliation/choices.py",
     "tenants/choices.py",
     "tenants/middleware.py",
 )

@@ -21,7 +21,9 @@ from apps.loyalty.models import EarningRule
 from apps.loyalty.services.adjustments import request_adjustment
 from apps.members.services import create_member, issue_member_tokens
 from apps.merchants.models import Merchant
+from apps.reconciliation.services import import_bill
 from atrium.api import console_api, integration_api, member_api, merchant_api, provider_api
+from integrations.wechatpay.bills import render_trade_bill as render_wechat_bill
 from tests.conftest import BASE, Api, host_of, login, signed_headers
 from tests.isolation.sales_world import sale_and_receipt, sales_counts
 
@@ -70,6 +72,7 @@ RANDOM_IDS = {
     "sale_id": str(uuid.uuid4()),
     "receipt_id": str(uuid.uuid4()),
     "job_id": str(uuid.uuid4()),
+    "run_id": str(uuid.uuid4()),
     "code": "gold",
     "behaviour": "check_in",
 }
@@ -109,6 +112,9 @@ def world(mall_a, mall_b, make_merchant):
         b_job = start_import(
             kind="members", content=b"phone\n13800138000\n", filename="b.csv", created_by=b_staff
         )
+        b_run = import_bill(
+            channel="wechat", bill_date=b_sale.occurred_at.date(), content=render_wechat_bill([])
+        ).run
     connection.set_schema_to_public()
     api_a = Api(host_of("mall-a"))
     return {
@@ -127,6 +133,7 @@ def world(mall_a, mall_b, make_merchant):
             "sale_id": str(b_sale.pk),
             "receipt_id": str(b_receipt.pk),
             "job_id": str(b_job.pk),
+            "run_id": str(b_run.pk),
         },
     }
 
