@@ -32,6 +32,8 @@ SURFACE_PYTHON = (
     "apps/members/choices.py",
     "apps/loyalty/choices.py",
     "apps/sales/choices.py",
+    "apps/merchants/choices.py",
+    "apps/settlement/choices.py",
     "tenants/choices.py",
     "tenants/middleware.py",
 )
