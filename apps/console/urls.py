@@ -2,7 +2,14 @@
 
 from django.urls import path
 
-from apps.console import views, views_finance, views_imports, views_members, views_program
+from apps.console import (
+    views,
+    views_finance,
+    views_imports,
+    views_members,
+    views_program,
+    views_settlement,
+)
 
 app_name = "console"
 
@@ -17,6 +24,15 @@ urlpatterns = [
     path("staff/<uuid:staff_id>/deactivate/", views.staff_deactivate, name="staff-deactivate"),
     path("merchants/", views.merchant_list, name="merchants"),
     path("merchants/<uuid:merchant_id>/", views.merchant_detail, name="merchant"),
+    path(
+        "merchants/<uuid:merchant_id>/edit/", views_settlement.merchant_edit, name="merchant-edit"
+    ),
+    path(
+        "merchants/<uuid:merchant_id>/contracts/",
+        views_settlement.merchant_contract,
+        name="merchant-contract",
+    ),
+    path("split-rules/", views_settlement.split_rules, name="split-rules"),
     path("program/", views.program, name="program"),
     path("program/tiers/new/", views_program.tier_edit, name="tier-new"),
     path("program/tiers/<slug:code>/", views_program.tier_edit, name="tier"),

@@ -35,6 +35,8 @@ SURFACE_PYTHON = (
     "apps/imports/choices.py",
     "apps/clearing/choices.py",
     "apps/reconciliation/choices.py",
+    "apps/merchants/choices.py",
+    "apps/settlement/choices.py",
     "tenants/choices.py",
     "tenants/middleware.py",
 )

@@ -20,8 +20,10 @@ from apps.imports.services import start_import
 from apps.loyalty.models import EarningRule
 from apps.loyalty.services.adjustments import request_adjustment
 from apps.members.services import create_member, issue_member_tokens
-from apps.merchants.models import Merchant
+from apps.merchants.models import Contract, Merchant
 from apps.reconciliation.services import import_bill
+from apps.settlement.models import SplitRule
+from apps.settlement.services.rules import create_rule
 from atrium.api import console_api, integration_api, member_api, merchant_api, provider_api
 from integrations.wechatpay.bills import render_trade_bill as render_wechat_bill
 from tests.conftest import BASE, Api, host_of, login, signed_headers
@@ -40,6 +42,10 @@ BODIES = {
     ("POST", "/api/integration/v1/sales/{external_id}/refunds"): {"refund_id": "R", "amount": "1"},
     ("POST", "/api/merchant/v1/sales/{external_id}/refunds"): {"refund_id": "R", "amount": "1"},
     ("POST", "/api/console/v1/receipts/{receipt_id}/reject"): {"reason": "isolation"},
+    ("POST", "/api/console/v1/merchants/{merchant_id}/contracts"): {
+        "kind": "concession",
+        "effective_from": "2030-01-01",
+    },
 }
 
 
@@ -73,6 +79,7 @@ RANDOM_IDS = {
     "receipt_id": str(uuid.uuid4()),
     "job_id": str(uuid.uuid4()),
     "run_id": str(uuid.uuid4()),
+    "split_rule_id": str(uuid.uuid4()),
     "code": "gold",
     "behaviour": "check_in",
 }
@@ -115,6 +122,7 @@ def world(mall_a, mall_b, make_merchant):
         b_run = import_bill(
             channel="wechat", bill_date=b_sale.occurred_at.date(), content=render_wechat_bill([])
         ).run
+        b_split_rule = create_rule(values={"name": "b", "kind": "commission", "rate": "0.1"})
     connection.set_schema_to_public()
     api_a = Api(host_of("mall-a"))
     return {
@@ -134,6 +142,7 @@ def world(mall_a, mall_b, make_merchant):
             "receipt_id": str(b_receipt.pk),
             "job_id": str(b_job.pk),
             "run_id": str(b_run.pk),
+            "split_rule_id": str(b_split_rule.pk),
         },
     }
 
@@ -168,6 +177,9 @@ def _b_counts(mall_b):
             Merchant.objects.count(),
             StaffUser.objects.count(),
             *sales_counts(),
+            Contract.objects.count(),
+            SplitRule.objects.count(),
+            SplitRule.objects.filter(status="published").count(),
         )
     connection.set_schema_to_public()
     return counts
