@@ -80,6 +80,7 @@ TENANT_APPS = [
     "apps.loyalty",
     "apps.sales",
     "apps.settlement",
+    "apps.clearing",
     "apps.console",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
