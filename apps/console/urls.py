@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.console import views, views_members, views_program
+from apps.console import views, views_members, views_program, views_settlement
 
 app_name = "console"
 
@@ -35,4 +35,21 @@ urlpatterns = [
     path("receipts/", views_members.receipts, name="receipts"),
     path("receipts/<uuid:receipt_id>/photo/", views_members.receipt_photo, name="receipt-photo"),
     path("receipts/<uuid:receipt_id>/decide/", views_members.receipt_decide, name="receipt-decide"),
+    path("settlement/", views_settlement.settlement, name="settlement"),
+    path("settlement/close/", views_settlement.settlement_close, name="settlement-close"),
+    path("settlement/issue/", views_settlement.settlement_issue, name="settlement-issue"),
+    path(
+        "settlement/bank-file/", views_settlement.settlement_bank_file, name="settlement-bank-file"
+    ),
+    path("settlement/<uuid:statement_id>/", views_settlement.statement_detail, name="statement"),
+    path(
+        "settlement/<uuid:statement_id>/action/",
+        views_settlement.statement_action,
+        name="statement-action",
+    ),
+    path(
+        "settlement/<uuid:statement_id>/export.<str:fmt>",
+        views_settlement.statement_export,
+        name="statement-export",
+    ),
 ]

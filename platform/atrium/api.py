@@ -13,6 +13,7 @@ from apps.members.api import router as member_router
 from apps.merchants.api import console_router as console_merchants_router
 from apps.merchants.api import integration_router
 from apps.sales import api as sales_api
+from apps.settlement import statement_api
 from atrium.api_errors import install_error_handlers
 from provider.api import router as provider_router
 
@@ -39,10 +40,12 @@ console_api.add_router("/", console_merchants_router)
 console_api.add_router("/", sales_api.console_router)
 console_api.add_router("/", console_loyalty_router)
 console_api.add_router("/", console_members_router)
+console_api.add_router("/", statement_api.console_router)
 
 merchant_api = _api("merchant", "merchant-api", "The merchant portal, on the tenant's host.")
 merchant_api.add_router("/", merchant_staff_router)
 merchant_api.add_router("/", sales_api.merchant_router)
+merchant_api.add_router("/", statement_api.merchant_router)
 
 member_api = _api(
     "member",

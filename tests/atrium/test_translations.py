@@ -32,6 +32,8 @@ SURFACE_PYTHON = (
     "apps/members/choices.py",
     "apps/loyalty/choices.py",
     "apps/sales/choices.py",
+    "apps/settlement/statement_choices.py",
+    "apps/settlement/rendering.py",
     "tenants/choices.py",
     "tenants/middleware.py",
 )

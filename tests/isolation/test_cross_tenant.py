@@ -23,6 +23,7 @@ from apps.merchants.models import Merchant
 from atrium.api import console_api, integration_api, member_api, merchant_api, provider_api
 from tests.conftest import BASE, Api, host_of, login, signed_headers
 from tests.isolation.sales_world import sale_and_receipt, sales_counts
+from tests.isolation.statements_world import issued_statement, statement_states
 
 SURFACES = {
     "console": console_api,
@@ -37,6 +38,9 @@ BODIES = {
     ("POST", "/api/integration/v1/sales/{external_id}/refunds"): {"refund_id": "R", "amount": "1"},
     ("POST", "/api/merchant/v1/sales/{external_id}/refunds"): {"refund_id": "R", "amount": "1"},
     ("POST", "/api/console/v1/receipts/{receipt_id}/reject"): {"reason": "isolation"},
+    ("POST", "/api/console/v1/settlement/statements/{statement_id}/resolve"): {"resolution": "x"},
+    ("POST", "/api/console/v1/settlement/statements/{statement_id}/payout"): {"reference": "x"},
+    ("POST", "/api/merchant/v1/statements/{statement_id}/dispute"): {"reason": "isolation"},
 }
 
 
@@ -68,6 +72,7 @@ RANDOM_IDS = {
     "external_id": "X-1",
     "sale_id": str(uuid.uuid4()),
     "receipt_id": str(uuid.uuid4()),
+    "statement_id": str(uuid.uuid4()),
     "code": "gold",
     "behaviour": "check_in",
 }
@@ -104,6 +109,7 @@ def world(mall_a, mall_b, make_merchant):
         b_rule = EarningRule.objects.get(is_base=True)
         b_adjustment = request_adjustment(member=b_member, points=10**6, reason="b", actor="b")
         b_sale, b_receipt = sale_and_receipt(shop_b.merchant, b_member)
+        b_statement = issued_statement(shop_b.merchant)
     connection.set_schema_to_public()
     api_a = Api(host_of("mall-a"))
     return {
@@ -121,6 +127,7 @@ def world(mall_a, mall_b, make_merchant):
             "external_id": b_sale.external_id,
             "sale_id": str(b_sale.pk),
             "receipt_id": str(b_receipt.pk),
+            "statement_id": str(b_statement.pk),
         },
     }
 
@@ -155,6 +162,7 @@ def _b_counts(mall_b):
             Merchant.objects.count(),
             StaffUser.objects.count(),
             *sales_counts(),
+            *statement_states(),
         )
     connection.set_schema_to_public()
     return counts
