@@ -26,3 +26,16 @@ class SettlementCycle(models.TextChoices):
 class PayoutMethod(models.TextChoices):
     ALIPAY = "alipay", _("支付宝")
     BANK = "bank", _("银行转账")
+
+
+# The formats a new mall starts with (operators add, rename and retire them); codes are stable.
+DEFAULT_BUSINESS_FORMATS: tuple[tuple[str, str], ...] = (
+    ("retail", "零售"),
+    ("fnb", "餐饮"),
+    ("entertainment", "娱乐"),
+    ("services", "服务"),
+    ("supermarket", "超市"),
+    ("fashion", "服饰"),
+    ("kids", "儿童"),
+    ("cinema", "影院"),
+)

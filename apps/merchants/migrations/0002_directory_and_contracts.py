@@ -5,8 +5,8 @@ import uuid
 from decimal import Decimal
 from django.db import migrations, models
 
-
-FORMATS = (
+# A copy, not an import: a migration must not change when the app's constants do.
+DEFAULT_BUSINESS_FORMATS = (
     ("retail", "零售"),
     ("fnb", "餐饮"),
     ("entertainment", "娱乐"),
@@ -21,7 +21,7 @@ FORMATS = (
 def seed_formats(apps, schema_editor):  # noqa: ANN001, ANN201
     """Seed the usual formats (operators edit them), and keep closed merchants closed."""
     business_format = apps.get_model("merchants", "BusinessFormat")
-    for position, (code, name) in enumerate(FORMATS):
+    for position, (code, name) in enumerate(DEFAULT_BUSINESS_FORMATS):
         business_format.objects.get_or_create(
             code=code, defaults={"name": name, "position": position}
         )

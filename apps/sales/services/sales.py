@@ -48,6 +48,7 @@ from apps.sales.errors import (
     TotalMismatchError,
 )
 from apps.sales.models import Refund, Sale, SaleItem, SalePayment
+from apps.settlement.services.split import write_refund_split, write_sale_split
 from atrium.crypto import keyed_hash
 from atrium.errors import IdempotencyConflictError
 from atrium.money import CENT, to_cny
@@ -467,6 +468,7 @@ def record_sale(
                 )
                 for index, i in enumerate(sale.items)
             )
+        write_sale_split(sale=row, payments=sale.payments, items=sale.items)
         events.publish(
             events.SaleRecorded(
                 sale_id=str(row.pk),
@@ -536,6 +538,7 @@ def refund_sale(
             refund.growth_reversed = reversal.growth_reversed
             refund.points_balance = reversal.balance
         refund.save(force_insert=True)
+        write_refund_split(refund=refund, sale=sale)
         sale.refunded_total += refunding
         sale.points_reversed += refund.points_reversed
         sale.growth_reversed += refund.growth_reversed
