@@ -6,6 +6,8 @@ from ninja import NinjaAPI
 
 from apps.accounts.api import console_router as console_staff_router
 from apps.accounts.api import merchant_router as merchant_staff_router
+from apps.clearing.api import console_router as console_clearing_router
+from apps.clearing.api import merchant_router as merchant_clearing_router
 from apps.loyalty.api import console_router as console_loyalty_router
 from apps.loyalty.api import member_router as member_points_router
 from apps.members.api import console_router as console_members_router
@@ -41,11 +43,13 @@ console_api.add_router("/", sales_api.console_router)
 console_api.add_router("/", console_loyalty_router)
 console_api.add_router("/", console_members_router)
 console_api.add_router("/", statement_api.console_router)
+console_api.add_router("/", console_clearing_router)
 
 merchant_api = _api("merchant", "merchant-api", "The merchant portal, on the tenant's host.")
 merchant_api.add_router("/", merchant_staff_router)
 merchant_api.add_router("/", sales_api.merchant_router)
 merchant_api.add_router("/", statement_api.merchant_router)
+merchant_api.add_router("/", merchant_clearing_router)
 
 member_api = _api(
     "member",

@@ -22,6 +22,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
+from apps.clearing.services import clear_points_payment, clear_points_refund
 from apps.loyalty.services.earning import (
     SaleAward,
     SaleFacts,
@@ -132,6 +133,10 @@ class CleanSale:
     total: Decimal
     payments: tuple[CleanPayment, ...]
     items: tuple[CleanItem, ...]
+
+    @property
+    def points_paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments if p.method == PaymentMethod.POINTS), CENT * 0)
 
     def facts(self, merchant: Merchant) -> SaleFacts:
         return SaleFacts(
@@ -436,6 +441,12 @@ def record_sale(
             request_hash=request_hash,
             actor=actor,
         )
+        # Points taken as payment: redeemed and cleared between merchants (apps.clearing).
+        clear_points_payment(
+            member=buyer, merchant=merchant, amount=sale.points_paid, sale_id=row.pk,
+            idempotency_key=f"points-payment:{merchant.pk}:{external_id}",
+            occurred_at=row.occurred_at,
+        )  # fmt: skip
         if buyer is not None:
             award: SaleAward = award_sale(
                 member=buyer,
@@ -523,6 +534,12 @@ def refund_sale(
         points = proportional_share(sale.points_earned, sale.refunded_total, refunding, sale.total)
         growth = proportional_share(sale.growth_earned, sale.refunded_total, refunding, sale.total)
         holder = surviving_member(sale.member) if sale.member is not None else None
+        # Give back the refunded share of a points payment and reverse its clearing lines.
+        clear_points_refund(
+            member=holder, sale_id=sale.pk, sale_total=sale.total,
+            refunded_before=sale.refunded_total, refunding=refunding, refund_id=refund_id,
+            idempotency_key=f"points-refund:{sale.pk}:{refund_id}", occurred_at=timezone.now(),
+        )  # fmt: skip
         refund = Refund(
             sale=sale, refund_id=refund_id, amount=refunding, points_requested=points, actor=actor
         )
