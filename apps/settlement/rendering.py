@@ -58,9 +58,9 @@ def line_label(line: StatementLine) -> str:
 
     section = LineSection(line.section).label
     if line.section in (LineSection.SALE, LineSection.REFUND):
-        return f"{section} · {Party(line.party).label} · {LineKind(line.kind).label}"
+        return f"{section} / {Party(line.party).label} / {LineKind(line.kind).label}"
     if line.section == LineSection.POINTS:
-        return f"{section} · {ClearingRole(line.kind).label}"
+        return f"{section} / {ClearingRole(line.kind).label}"
     return str(section)
 
 
@@ -68,7 +68,7 @@ def _header(statement: Statement) -> list[tuple[str, str]]:
     return [
         (_("结算单号"), statement.number),
         (_("商户"), statement.merchant.name),
-        (_("结算周期"), f"{statement.period_start:%Y-%m-%d} – {statement.period_end:%Y-%m-%d}"),
+        (_("结算周期"), f"{statement.period_start:%Y-%m-%d} ~ {statement.period_end:%Y-%m-%d}"),
         (_("状态"), str(StatementStatus(statement.status).label)),
         (_("付款方式"), str(PayoutRoute(statement.payout_route).label)),
     ]

@@ -34,14 +34,14 @@ def test_csv(statement):
     assert text[1:].split("\r\n") == [
         f"结算单号,{statement.number}",
         "商户,'=星巴克",
-        "结算周期,2026-11-01 – 2026-11-30",
+        "结算周期,2026-11-01 ~ 2026-11-30",
         "状态,草稿",
         "付款方式,无需付款",
         "",
         "项目,笔数,积分,金额",
-        "销售 · 商场 · 扣点佣金,1,0,200.00",
-        "销售 · 商户 · 商户所得,1,0,800.00",
-        "积分清算 · 受理方,1,800,8.00",
+        "销售 / 商场 / 扣点佣金,1,0,200.00",
+        "销售 / 商户 / 商户所得,1,0,800.00",
+        "积分清算 / 受理方,1,800,8.00",
         "保底补差,0,0,-100.00",
         "",
         "销售总额,,,1000.00",
@@ -71,7 +71,7 @@ def test_xlsx(statement):
     sheet = load_workbook(io.BytesIO(data)).active
     rows = [tuple(c for c in row) for row in sheet.iter_rows(values_only=True)]
     assert rows[0] == ("结算单号", statement.number, None, None)
-    assert rows[7] == ("销售 · 商场 · 扣点佣金", 1, 0, 200)
+    assert rows[7] == ("销售 / 商场 / 扣点佣金", 1, 0, 200)
     assert rows[-1] == ("应付商户净额", None, None, 708)
     assert sheet["D19"].number_format == "#,##0.00"
 
