@@ -67,7 +67,7 @@ def generate(schema: str, *, sales: int) -> None:
             CREATE TEMP TABLE bench_sale AS
             SELECT gen_random_uuid() AS id, (%(m)s::uuid[])[1 + (i %% %(n)s)] AS merchant_id, i,
                    timestamptz '2026-10-01 00:00+08' + ((i - 1)::double precision / %(s)s) * interval '31 days' AS at,
-                   round((10 + (i * 7919 %% 200000) / 100.0)::numeric, 2) AS total
+                   round((10 + (i::bigint * 7919 %% 200000) / 100.0)::numeric, 2) AS total
             FROM generate_series(1, %(s)s) AS i
             """,
             {"m": merchants, "n": len(merchants), "s": sales},

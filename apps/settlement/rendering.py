@@ -70,7 +70,12 @@ def _header(statement: Statement) -> list[tuple[str, str]]:
         (_("商户"), statement.merchant.name),
         (_("结算周期"), f"{statement.period_start:%Y-%m-%d} ~ {statement.period_end:%Y-%m-%d}"),
         (_("状态"), str(StatementStatus(statement.status).label)),
-        (_("付款方式"), str(PayoutRoute(statement.payout_route).label)),
+        (
+            _("付款方式"),
+            _("出账时确定")
+            if statement.status == StatementStatus.DRAFT
+            else str(PayoutRoute(statement.payout_route).label),
+        ),
     ]
 
 

@@ -343,7 +343,7 @@ def close_due_periods(
     actor: str,
     merchants: Sequence[Merchant] | None = None,
     limit: int = 100_000,
-    batch_size: int = 200,
+    batch_size: int = 1000,
 ) -> list[Statement]:
     """Close every period that ended before `today`, oldest first, for every merchant (or the
     given ones); at most `limit` periods a run (the hourly job catches up on the next).
@@ -451,8 +451,7 @@ def close_periods(*, dues: Sequence[DuePeriod], actor: str) -> list[Statement]:
         raise PeriodNotClosableError("a batch closes one period")
     ids = [d.merchant.pk for d in dues]
     with transaction.atomic():
-        for due in sorted(dues, key=lambda d: locks._merchant_key(d.merchant.pk)):
-            locks.close_lock(merchant_id=due.merchant.pk)
+        locks.close_locks(merchant_ids=ids)
         cursors = {
             c.merchant_id: c
             for c in SettlementCursor.objects.select_for_update().filter(merchant_id__in=ids)
