@@ -17,7 +17,9 @@ from apps.loyalty.choices import RuleKind
 from apps.members.choices import Gender
 from apps.members.errors import PhoneInvalidError
 from apps.members.identities import normalize_phone
+from apps.merchants.choices import ContractKind, MerchantStatus, PayoutMethod, SettlementCycle
 from apps.sales.choices import PaymentMethod
+from apps.settlement.choices import RuleKind as SplitRuleKind
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@+-]+$"
 # Until the merchants app has its own list of business formats: the ones the demo and POS use.
@@ -111,6 +113,62 @@ class MerchantForm(forms.Form):
         choices=BUSINESS_FORMATS,
         initial="retail",
     )
+    brand = forms.CharField(label=_("品牌"), max_length=100, required=False)
+    floor = forms.CharField(label=_("楼层"), max_length=16, required=False)
+    contact_name = forms.CharField(label=_("联系人"), max_length=64, required=False)
+    contact_phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
+
+
+class MerchantEditForm(MerchantForm):
+    status = forms.ChoiceField(label=_("状态"), choices=MerchantStatus.choices)
+
+
+class ContractForm(forms.Form):
+    kind = forms.ChoiceField(label=_("合同类型"), choices=ContractKind.choices)
+    commission_rate = forms.DecimalField(
+        label=_("扣点率（如 0.18）"), min_value=0, max_value=1, decimal_places=4, initial="0"
+    )
+    rent_amount = forms.DecimalField(
+        label=_("月租金（元）"), min_value=0, decimal_places=2, max_digits=14, initial="0"
+    )
+    minimum_amount = forms.DecimalField(
+        label=_("保底金额（元/期）"), min_value=0, decimal_places=2, max_digits=14, initial="0"
+    )
+    cycle = forms.ChoiceField(label=_("结算周期"), choices=SettlementCycle.choices)
+    payout_method = forms.ChoiceField(label=_("收款方式"), choices=PayoutMethod.choices)
+    payout_account_name = forms.CharField(label=_("收款户名"), max_length=100, required=False)
+    payout_account = forms.CharField(label=_("收款账号"), max_length=64, required=False)
+    effective_from = forms.DateField(label=_("生效日期"))
+
+
+class SplitRuleForm(forms.Form):
+    name = forms.CharField(label=_("规则名称"), max_length=100)
+    kind = forms.ChoiceField(label=_("类型"), choices=SplitRuleKind.choices)
+    rate = forms.DecimalField(
+        label=_("比例（如 0.006）"), min_value=0, max_value=1, decimal_places=4
+    )
+    priority = forms.IntegerField(
+        label=_("优先级"), initial=0, min_value=-1_000_000, max_value=1_000_000
+    )
+    business_format = forms.CharField(
+        label=_("业态代码（空 = 全部）"), max_length=32, required=False
+    )
+    category = forms.CharField(label=_("品类（空 = 全部）"), max_length=64, required=False)
+    payment_method = forms.ChoiceField(
+        label=_("支付方式"), choices=[("", _("全部")), *PaymentMethod.choices], required=False
+    )
+    campaign = forms.CharField(label=_("活动代码（空 = 全部）"), max_length=64, required=False)
+    effective_from = forms.DateField(label=_("生效日期"))
+
+
+class SplitPreviewForm(forms.Form):
+    merchant = forms.ChoiceField(label=_("商户"))
+    total = forms.DecimalField(
+        label=_("金额（元）"), min_value=Decimal("0.01"), decimal_places=2, max_digits=14
+    )
+    payment_method = forms.ChoiceField(label=_("支付方式"), choices=PaymentMethod.choices)
+    category = forms.CharField(label=_("品类"), max_length=64, required=False)
+    campaign = forms.CharField(label=_("活动代码"), max_length=64, required=False)
 
 
 class ApiKeyForm(forms.Form):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.console import views, views_members, views_program, views_settlement
+from apps.console import views, views_members, views_program, views_settlement, views_statements
 
 app_name = "console"
 
@@ -17,6 +17,15 @@ urlpatterns = [
     path("staff/<uuid:staff_id>/deactivate/", views.staff_deactivate, name="staff-deactivate"),
     path("merchants/", views.merchant_list, name="merchants"),
     path("merchants/<uuid:merchant_id>/", views.merchant_detail, name="merchant"),
+    path(
+        "merchants/<uuid:merchant_id>/edit/", views_settlement.merchant_edit, name="merchant-edit"
+    ),
+    path(
+        "merchants/<uuid:merchant_id>/contracts/",
+        views_settlement.merchant_contract,
+        name="merchant-contract",
+    ),
+    path("split-rules/", views_settlement.split_rules, name="split-rules"),
     path("program/", views.program, name="program"),
     path("program/tiers/new/", views_program.tier_edit, name="tier-new"),
     path("program/tiers/<slug:code>/", views_program.tier_edit, name="tier"),
@@ -35,21 +44,21 @@ urlpatterns = [
     path("receipts/", views_members.receipts, name="receipts"),
     path("receipts/<uuid:receipt_id>/photo/", views_members.receipt_photo, name="receipt-photo"),
     path("receipts/<uuid:receipt_id>/decide/", views_members.receipt_decide, name="receipt-decide"),
-    path("settlement/", views_settlement.settlement, name="settlement"),
-    path("settlement/close/", views_settlement.settlement_close, name="settlement-close"),
-    path("settlement/issue/", views_settlement.settlement_issue, name="settlement-issue"),
+    path("settlement/", views_statements.settlement, name="settlement"),
+    path("settlement/close/", views_statements.settlement_close, name="settlement-close"),
+    path("settlement/issue/", views_statements.settlement_issue, name="settlement-issue"),
     path(
-        "settlement/bank-file/", views_settlement.settlement_bank_file, name="settlement-bank-file"
+        "settlement/bank-file/", views_statements.settlement_bank_file, name="settlement-bank-file"
     ),
-    path("settlement/<uuid:statement_id>/", views_settlement.statement_detail, name="statement"),
+    path("settlement/<uuid:statement_id>/", views_statements.statement_detail, name="statement"),
     path(
         "settlement/<uuid:statement_id>/action/",
-        views_settlement.statement_action,
+        views_statements.statement_action,
         name="statement-action",
     ),
     path(
         "settlement/<uuid:statement_id>/export.<str:fmt>",
-        views_settlement.statement_export,
+        views_statements.statement_export,
         name="statement-export",
     ),
 ]

@@ -185,7 +185,7 @@ def create_business_format(*, code: str, name: str, position: int = 0) -> Busine
     if not name.strip():
         raise MerchantInvalidError("name is required", field="name")
     if BusinessFormat.objects.filter(code=code).exists():
-        raise BusinessFormatExistsError("this business format exists", code=code)
+        raise BusinessFormatExistsError("this business format exists", format_code=code)
     return BusinessFormat.objects.create(code=code, name=name.strip(), position=position)
 
 

@@ -68,7 +68,7 @@ def _header(statement: Statement) -> list[tuple[str, str]]:
     return [
         (_("结算单号"), statement.number),
         (_("商户"), statement.merchant.name),
-        (_("结算周期"), f"{statement.period_start:%Y-%m-%d} ~ {statement.period_end:%Y-%m-%d}"),
+        (_("结算期间"), f"{statement.period_start:%Y-%m-%d} ~ {statement.period_end:%Y-%m-%d}"),
         (_("状态"), str(StatementStatus(statement.status).label)),
         (
             _("付款方式"),

@@ -34,6 +34,8 @@ SURFACE_PYTHON = (
     "apps/sales/choices.py",
     "apps/settlement/statement_choices.py",
     "apps/settlement/rendering.py",
+    "apps/merchants/choices.py",
+    "apps/settlement/choices.py",
     "tenants/choices.py",
     "tenants/middleware.py",
 )

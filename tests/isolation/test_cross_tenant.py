@@ -19,7 +19,9 @@ from apps.accounts.models import StaffUser
 from apps.loyalty.models import EarningRule
 from apps.loyalty.services.adjustments import request_adjustment
 from apps.members.services import create_member, issue_member_tokens
-from apps.merchants.models import Merchant
+from apps.merchants.models import Contract, Merchant
+from apps.settlement.models import SplitRule
+from apps.settlement.services.rules import create_rule
 from atrium.api import console_api, integration_api, member_api, merchant_api, provider_api
 from tests.conftest import BASE, Api, host_of, login, signed_headers
 from tests.isolation.sales_world import sale_and_receipt, sales_counts
@@ -41,6 +43,10 @@ BODIES = {
     ("POST", "/api/console/v1/settlement/statements/{statement_id}/resolve"): {"resolution": "x"},
     ("POST", "/api/console/v1/settlement/statements/{statement_id}/payout"): {"reference": "x"},
     ("POST", "/api/merchant/v1/statements/{statement_id}/dispute"): {"reason": "isolation"},
+    ("POST", "/api/console/v1/merchants/{merchant_id}/contracts"): {
+        "kind": "concession",
+        "effective_from": "2030-01-01",
+    },
 }
 
 
@@ -73,6 +79,7 @@ RANDOM_IDS = {
     "sale_id": str(uuid.uuid4()),
     "receipt_id": str(uuid.uuid4()),
     "statement_id": str(uuid.uuid4()),
+    "split_rule_id": str(uuid.uuid4()),
     "code": "gold",
     "behaviour": "check_in",
 }
@@ -110,6 +117,7 @@ def world(mall_a, mall_b, make_merchant):
         b_adjustment = request_adjustment(member=b_member, points=10**6, reason="b", actor="b")
         b_sale, b_receipt = sale_and_receipt(shop_b.merchant, b_member)
         b_statement = issued_statement(shop_b.merchant)
+        b_split_rule = create_rule(values={"name": "b", "kind": "commission", "rate": "0.1"})
     connection.set_schema_to_public()
     api_a = Api(host_of("mall-a"))
     return {
@@ -128,6 +136,7 @@ def world(mall_a, mall_b, make_merchant):
             "sale_id": str(b_sale.pk),
             "receipt_id": str(b_receipt.pk),
             "statement_id": str(b_statement.pk),
+            "split_rule_id": str(b_split_rule.pk),
         },
     }
 
@@ -163,6 +172,9 @@ def _b_counts(mall_b):
             StaffUser.objects.count(),
             *sales_counts(),
             *statement_states(),
+            Contract.objects.count(),
+            SplitRule.objects.count(),
+            SplitRule.objects.filter(status="published").count(),
         )
     connection.set_schema_to_public()
     return counts
