@@ -1,8 +1,6 @@
 """Clearing endpoints: the console (alliance settings, liability, every merchant's position) and
 the merchant portal (its own position and clearing lines, never another merchant's)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from django.http import HttpRequest

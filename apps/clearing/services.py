@@ -59,6 +59,8 @@ def _split_points(points: int, share: Decimal) -> tuple[int, int]:
 
 def _dated(lines: list[ClearingLine]) -> list[ClearingLine]:
     """Lock the merchants of the lines, then date each merchant line (settle_on)."""
+    if not lines:
+        return lines
     merchant_ids = {line.merchant_id for line in lines if line.merchant_id is not None}
     lines_lock(merchant_ids=merchant_ids)
     days = {

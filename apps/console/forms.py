@@ -586,3 +586,32 @@ class ReceiptDecisionForm(forms.Form):
         label=_("支付方式"), choices=PaymentMethod.choices, initial=PaymentMethod.CASH
     )
     reason = forms.CharField(label=_("驳回原因"), max_length=200, required=False)
+
+
+class AllianceSettingsForm(forms.Form):
+    """The clearing value of a point and who funds merchant-issued points."""
+
+    point_value = forms.DecimalField(
+        label=_("积分结算价值（元/分）"),
+        min_value=Decimal("0.0001"),
+        max_digits=8,
+        decimal_places=4,
+    )
+    funding_source = forms.ChoiceField(
+        label=_("发放积分出资方"),
+        choices=(("merchant", _("发放商户")), ("mall", _("商场")), ("shared", _("按比例分摊"))),
+    )
+    merchant_share = forms.DecimalField(
+        label=_("商户分摊比例（0–1）"), required=False, min_value=Decimal(0),
+        max_value=Decimal(1), max_digits=5, decimal_places=4,
+    )  # fmt: skip
+
+
+class BillUploadForm(forms.Form):
+    """A payment channel's daily bill."""
+
+    channel = forms.ChoiceField(
+        label=_("渠道"), choices=(("alipay", _("支付宝")), ("wechat", _("微信支付")))
+    )
+    bill_date = forms.DateField(label=_("账单日期"))
+    file = forms.FileField(label=_("账单文件"))

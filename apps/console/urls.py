@@ -2,7 +2,14 @@
 
 from django.urls import path
 
-from apps.console import views, views_members, views_program, views_settlement, views_statements
+from apps.console import (
+    views,
+    views_finance,
+    views_members,
+    views_program,
+    views_settlement,
+    views_statements,
+)
 
 app_name = "console"
 
@@ -40,6 +47,13 @@ urlpatterns = [
         "adjustments/<uuid:adjustment_id>/decide/",
         views_members.adjustment_decide,
         name="adjustment-decide",
+    ),
+    path("alliance/", views_finance.alliance, name="alliance"),
+    path("reconciliation/", views_finance.reconciliation, name="reconciliation"),
+    path(
+        "reconciliation/<uuid:run_id>/",
+        views_finance.reconciliation_run,
+        name="reconciliation-run",
     ),
     path("receipts/", views_members.receipts, name="receipts"),
     path("receipts/<uuid:receipt_id>/photo/", views_members.receipt_photo, name="receipt-photo"),

@@ -1,1 +1,2 @@
-"""Alipay: the royalty (分账) calls settlement needs, and a local fake gateway for tests."""
+"""Alipay (支付宝) adapter: daily bills, and the royalty (分账) calls settlement pays with, with a
+local fake gateway for tests."""

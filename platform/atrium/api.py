@@ -15,6 +15,7 @@ from apps.members.api import router as member_router
 from apps.merchants.api import console_router as console_merchants_router
 from apps.merchants.api import integration_router
 from apps.merchants.api import merchant_router as merchant_contract_router
+from apps.reconciliation.api import console_router as console_reconciliation_router
 from apps.sales import api as sales_api
 from apps.settlement import split_api, statement_api
 from atrium.api_errors import install_error_handlers
@@ -46,6 +47,7 @@ console_api.add_router("/", console_loyalty_router)
 console_api.add_router("/", console_members_router)
 console_api.add_router("/", statement_api.console_router)
 console_api.add_router("/", console_clearing_router)
+console_api.add_router("/", console_reconciliation_router)
 
 merchant_api = _api("merchant", "merchant-api", "The merchant portal, on the tenant's host.")
 merchant_api.add_router("/", merchant_staff_router)

@@ -36,6 +36,8 @@ SURFACE_PYTHON = (
     "apps/settlement/rendering.py",
     "apps/merchants/choices.py",
     "apps/settlement/choices.py",
+    "apps/clearing/choices.py",
+    "apps/reconciliation/choices.py",
     "tenants/choices.py",
     "tenants/middleware.py",
 )

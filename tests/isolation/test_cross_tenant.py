@@ -20,9 +20,11 @@ from apps.loyalty.models import EarningRule
 from apps.loyalty.services.adjustments import request_adjustment
 from apps.members.services import create_member, issue_member_tokens
 from apps.merchants.models import Contract, Merchant
+from apps.reconciliation.services import import_bill
 from apps.settlement.models import SplitRule
 from apps.settlement.services.rules import create_rule
 from atrium.api import console_api, integration_api, member_api, merchant_api, provider_api
+from integrations.wechatpay.bills import render_trade_bill as render_wechat_bill
 from tests.conftest import BASE, Api, host_of, login, signed_headers
 from tests.isolation.sales_world import sale_and_receipt, sales_counts
 from tests.isolation.statements_world import issued_statement, statement_states
@@ -80,6 +82,7 @@ RANDOM_IDS = {
     "receipt_id": str(uuid.uuid4()),
     "statement_id": str(uuid.uuid4()),
     "split_rule_id": str(uuid.uuid4()),
+    "run_id": str(uuid.uuid4()),
     "code": "gold",
     "behaviour": "check_in",
 }
@@ -118,6 +121,9 @@ def world(mall_a, mall_b, make_merchant):
         b_sale, b_receipt = sale_and_receipt(shop_b.merchant, b_member)
         b_statement = issued_statement(shop_b.merchant)
         b_split_rule = create_rule(values={"name": "b", "kind": "commission", "rate": "0.1"})
+        b_run = import_bill(
+            channel="wechat", bill_date=b_sale.occurred_at.date(), content=render_wechat_bill([])
+        ).run
     connection.set_schema_to_public()
     api_a = Api(host_of("mall-a"))
     return {
@@ -137,6 +143,7 @@ def world(mall_a, mall_b, make_merchant):
             "receipt_id": str(b_receipt.pk),
             "statement_id": str(b_statement.pk),
             "split_rule_id": str(b_split_rule.pk),
+            "run_id": str(b_run.pk),
         },
     }
 
