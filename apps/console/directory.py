@@ -32,6 +32,7 @@ def directory_context(staff: StaffUser, merchant: Merchant) -> dict[str, Any]:
         for c in merchant_selectors.list_contracts(merchant=merchant)
     ]
     edit = MerchantEditForm(
+        prefix="edit",
         initial={
             "name": merchant.name,
             "unit": merchant.unit,
@@ -41,7 +42,7 @@ def directory_context(staff: StaffUser, merchant: Merchant) -> dict[str, Any]:
             "contact_name": merchant.contact_name,
             "contact_phone": phone if clear else "",
             "status": merchant.status,
-        }
+        },
     )
     edit.fields["business_format"].choices = format_choices()  # type: ignore[attr-defined]
     return {

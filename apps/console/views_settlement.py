@@ -23,6 +23,7 @@ from apps.merchants import selectors as merchant_selectors
 from apps.merchants import services as merchant_services
 from apps.merchants.models import Merchant
 from apps.settlement import split_selectors
+from apps.settlement.choices import LineKind, Party
 from apps.settlement.services import rules as rule_services
 from apps.settlement.splitting import Portion
 from atrium.errors import DomainError, PermissionDeniedError
@@ -45,7 +46,7 @@ def merchant_edit(request: HttpRequest, staff: StaffUser, merchant_id: uuid.UUID
     found = _merchant(request, merchant_id)
     if isinstance(found, HttpResponse):
         return found
-    form = MerchantEditForm(request.POST)
+    form = MerchantEditForm(request.POST, prefix="edit")
     form.fields["business_format"].choices = format_choices()  # type: ignore[attr-defined]
     try:
         require(staff.role, Permission.MANAGE_MERCHANTS)
@@ -131,7 +132,7 @@ def split_rules(request: HttpRequest, staff: StaffUser) -> HttpResponse:
             if preview_form.is_valid():
                 data = preview_form.cleaned_data
                 total = data["total"]
-                preview = split_selectors.preview_split(
+                planned = split_selectors.preview_split(
                     merchant=merchant_selectors.get_merchant(merchant_id=data["merchant"]),
                     total=total,
                     payments=[Portion(data["payment_method"], total)],
@@ -139,6 +140,15 @@ def split_rules(request: HttpRequest, staff: StaffUser) -> HttpResponse:
                     campaign=data["campaign"],
                     day=timezone.localdate(),
                 )
+                preview = [
+                    {
+                        "party": Party(line.party).label,
+                        "kind": LineKind(line.kind).label,
+                        "amount": line.amount,
+                        "why": line.why,
+                    }
+                    for line in planned
+                ]
             else:
                 status = 400
     except PermissionDeniedError as exc:

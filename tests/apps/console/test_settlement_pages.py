@@ -48,11 +48,11 @@ def test_a_merchant_is_added_searched_edited_and_given_a_contract(owner, mall_a)
     edited = owner.post(
         f"/console/merchants/{shop.pk}/edit/",
         {
-            "name": "海底捞火锅",
-            "unit": "L5-01",
-            "business_format": "fnb",
-            "status": "suspended",
-            "contact_phone": "13812341234",
+            "edit-name": "海底捞火锅",
+            "edit-unit": "L5-01",
+            "edit-business_format": "fnb",
+            "edit-status": "suspended",
+            "edit-contact_phone": "13812341234",
         },
         follow=True,
     )
