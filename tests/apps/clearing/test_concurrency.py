@@ -4,7 +4,6 @@ clearing lines match exactly the payments that went through."""
 import threading
 from decimal import Decimal
 
-import pytest
 from django.db import connection
 from django.db.models import Sum
 from django_tenants.utils import tenant_context
@@ -39,7 +38,6 @@ def _race(workers, job):
     return results
 
 
-@pytest.mark.django_db(transaction=True)
 def test_concurrent_points_payments_never_overspend(committed_tenant, django_db_blocker):
     with django_db_blocker.unblock(), tenant_context(committed_tenant):
         issuer, acceptor = create_merchant(name="Issuer"), create_merchant(name="Acceptor")
