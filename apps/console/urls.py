@@ -9,6 +9,7 @@ from apps.console import (
     views_members,
     views_program,
     views_settlement,
+    views_statements,
 )
 
 app_name = "console"
@@ -62,4 +63,21 @@ urlpatterns = [
     path("receipts/", views_members.receipts, name="receipts"),
     path("receipts/<uuid:receipt_id>/photo/", views_members.receipt_photo, name="receipt-photo"),
     path("receipts/<uuid:receipt_id>/decide/", views_members.receipt_decide, name="receipt-decide"),
+    path("settlement/", views_statements.settlement, name="settlement"),
+    path("settlement/close/", views_statements.settlement_close, name="settlement-close"),
+    path("settlement/issue/", views_statements.settlement_issue, name="settlement-issue"),
+    path(
+        "settlement/bank-file/", views_statements.settlement_bank_file, name="settlement-bank-file"
+    ),
+    path("settlement/<uuid:statement_id>/", views_statements.statement_detail, name="statement"),
+    path(
+        "settlement/<uuid:statement_id>/action/",
+        views_statements.statement_action,
+        name="statement-action",
+    ),
+    path(
+        "settlement/<uuid:statement_id>/export.<str:fmt>",
+        views_statements.statement_export,
+        name="statement-export",
+    ),
 ]

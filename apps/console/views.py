@@ -84,11 +84,11 @@ def _page(
         "nav": nav,
         "can_view_staff": has_permission(staff.role, Permission.VIEW_STAFF),
         "can_view_merchants": has_permission(staff.role, Permission.VIEW_MERCHANTS),
+        "can_view_finance": has_permission(staff.role, Permission.VIEW_FINANCE),
         "can_view_members": has_permission(staff.role, Permission.VIEW_MEMBERS),
         "can_review": has_permission(staff.role, Permission.ADJUST_POINTS)
         or has_permission(staff.role, Permission.APPROVE_ADJUSTMENTS),
         "can_review_receipts": has_permission(staff.role, Permission.MANAGE_MEMBERS),
-        "can_view_finance": has_permission(staff.role, Permission.VIEW_FINANCE),
     }
     return render(request, template, {**base, **context}, status=status)
 

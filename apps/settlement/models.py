@@ -116,3 +116,9 @@ class SplitLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.party} {self.kind} ¥{self.amount}"
+
+
+# Statements live in their own module; imported here so that Django registers them.
+from apps.settlement.statement_models import Statement, StatementLine  # noqa: E402
+
+__all__ = ["SettlementCursor", "SplitLine", "SplitRule", "Statement", "StatementLine"]

@@ -18,7 +18,7 @@ from apps.merchants.api import integration_router
 from apps.merchants.api import merchant_router as merchant_contract_router
 from apps.reconciliation.api import console_router as console_reconciliation_router
 from apps.sales import api as sales_api
-from apps.settlement import split_api
+from apps.settlement import split_api, statement_api
 from atrium.api_errors import install_error_handlers
 from provider.api import router as provider_router
 
@@ -47,6 +47,7 @@ console_api.add_router("/", split_api.console_router)
 console_api.add_router("/", console_loyalty_router)
 console_api.add_router("/", console_members_router)
 console_api.add_router("/", console_imports_router)
+console_api.add_router("/", statement_api.console_router)
 console_api.add_router("/", console_clearing_router)
 console_api.add_router("/", console_reconciliation_router)
 
@@ -54,6 +55,7 @@ merchant_api = _api("merchant", "merchant-api", "The merchant portal, on the ten
 merchant_api.add_router("/", merchant_staff_router)
 merchant_api.add_router("/", merchant_contract_router)
 merchant_api.add_router("/", sales_api.merchant_router)
+merchant_api.add_router("/", statement_api.merchant_router)
 merchant_api.add_router("/", merchant_clearing_router)
 merchant_api.add_router("/", split_api.merchant_router)
 

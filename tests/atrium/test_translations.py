@@ -37,6 +37,8 @@ SURFACE_PYTHON = (
     "apps/reconciliation/choices.py",
     "apps/merchants/choices.py",
     "apps/settlement/choices.py",
+    "apps/settlement/statement_choices.py",
+    "apps/settlement/rendering.py",
     "tenants/choices.py",
     "tenants/middleware.py",
 )

@@ -28,6 +28,7 @@ from atrium.api import console_api, integration_api, member_api, merchant_api, p
 from integrations.wechatpay.bills import render_trade_bill as render_wechat_bill
 from tests.conftest import BASE, Api, host_of, login, signed_headers
 from tests.isolation.sales_world import sale_and_receipt, sales_counts
+from tests.isolation.statements_world import issued_statement, statement_states
 
 SURFACES = {
     "console": console_api,
@@ -42,6 +43,9 @@ BODIES = {
     ("POST", "/api/integration/v1/sales/{external_id}/refunds"): {"refund_id": "R", "amount": "1"},
     ("POST", "/api/merchant/v1/sales/{external_id}/refunds"): {"refund_id": "R", "amount": "1"},
     ("POST", "/api/console/v1/receipts/{receipt_id}/reject"): {"reason": "isolation"},
+    ("POST", "/api/console/v1/settlement/statements/{statement_id}/resolve"): {"resolution": "x"},
+    ("POST", "/api/console/v1/settlement/statements/{statement_id}/payout"): {"reference": "x"},
+    ("POST", "/api/merchant/v1/statements/{statement_id}/dispute"): {"reason": "isolation"},
     ("POST", "/api/console/v1/merchants/{merchant_id}/contracts"): {
         "kind": "concession",
         "effective_from": "2030-01-01",
@@ -80,6 +84,7 @@ RANDOM_IDS = {
     "job_id": str(uuid.uuid4()),
     "run_id": str(uuid.uuid4()),
     "split_rule_id": str(uuid.uuid4()),
+    "statement_id": str(uuid.uuid4()),
     "code": "gold",
     "behaviour": "check_in",
 }
@@ -123,6 +128,7 @@ def world(mall_a, mall_b, make_merchant):
             channel="wechat", bill_date=b_sale.occurred_at.date(), content=render_wechat_bill([])
         ).run
         b_split_rule = create_rule(values={"name": "b", "kind": "commission", "rate": "0.1"})
+        b_statement = issued_statement(shop_b.merchant)
     connection.set_schema_to_public()
     api_a = Api(host_of("mall-a"))
     return {
@@ -143,6 +149,7 @@ def world(mall_a, mall_b, make_merchant):
             "job_id": str(b_job.pk),
             "run_id": str(b_run.pk),
             "split_rule_id": str(b_split_rule.pk),
+            "statement_id": str(b_statement.pk),
         },
     }
 
@@ -177,6 +184,7 @@ def _b_counts(mall_b):
             Merchant.objects.count(),
             StaffUser.objects.count(),
             *sales_counts(),
+            *statement_states(),
             Contract.objects.count(),
             SplitRule.objects.count(),
             SplitRule.objects.filter(status="published").count(),
