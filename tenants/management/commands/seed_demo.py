@@ -81,6 +81,16 @@ class Command(BaseCommand):
                         role=StaffRole.MARKETING,
                         password=password,
                     )
+            shop = Merchant.objects.filter(name=DEMO_MERCHANTS[0][0]).first()
+            if shop is not None and not StaffUser.objects.filter(username="manager").exists():
+                # The shop's manager: statements, split lines and clearing are theirs to read.
+                invite_staff(
+                    username="manager",
+                    display_name="店长小陈",
+                    role=StaffRole.MERCHANT_MANAGER,
+                    merchant=shop,
+                    password=password,
+                )
             if not Contract.objects.exists():
                 today = timezone.localdate()
                 by_name = {m.name: m for m in Merchant.objects.all()}
