@@ -25,7 +25,7 @@ from apps.merchants.models import Merchant
 from apps.settlement import split_selectors
 from apps.settlement.choices import LineKind, Party
 from apps.settlement.services import rules as rule_services
-from apps.settlement.splitting import Portion
+from apps.settlement.splitting import Portion, describe_basis
 from atrium.errors import DomainError, PermissionDeniedError
 from atrium.web import render_refusal, user_message
 
@@ -145,7 +145,7 @@ def split_rules(request: HttpRequest, staff: StaffUser) -> HttpResponse:
                         "party": Party(line.party).label,
                         "kind": LineKind(line.kind).label,
                         "amount": line.amount,
-                        "why": line.why,
+                        "why": describe_basis(line.why),
                     }
                     for line in planned
                 ]

@@ -21,6 +21,7 @@ generation in the cache; checking it costs one cache read, no database query.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from apps.merchants.choices import ContractKind
 from apps.merchants.models import Contract
@@ -244,6 +246,33 @@ class _Share:
 
 
 _KEEPS = _Share(ONE, None, "the merchant keeps the rest")
+
+
+_RULE_BASIS = re.compile(
+    r"^rule (?P<name>.+) v(?P<version>\d+): (?P<mall>mall funds )?(?P<rate>\S+%)$"
+)
+_CONTRACT_BASIS = re.compile(r"^contract (?P<kind>[a-z_]+)(?: (?P<category>.+))?: (?P<rate>\S+%)$")
+
+
+def describe_basis(why: str) -> str:
+    """A line's stored basis (`why`, kept verbatim for audit) in the reader's language."""
+    if why == _KEEPS.why:
+        return _("商户所得为其余部分")
+    if match := _RULE_BASIS.match(why):
+        values = {"name": match["name"], "version": match["version"], "rate": match["rate"]}
+        if match["mall"]:
+            return _("规则「%(name)s」v%(version)s：商场承担 %(rate)s") % values
+        return _("规则「%(name)s」v%(version)s：%(rate)s") % values
+    if (match := _CONTRACT_BASIS.match(why)) and match["kind"] in ContractKind.values:
+        kind = ContractKind(match["kind"]).label
+        if match["category"]:
+            return _("合同（%(kind)s）品类 %(category)s：%(rate)s") % {
+                "kind": kind,
+                "category": match["category"],
+                "rate": match["rate"],
+            }
+        return _("合同（%(kind)s）：%(rate)s") % {"kind": kind, "rate": match["rate"]}
+    return why
 
 
 def _winner(rules: Iterable[RuleView]) -> RuleView | None:

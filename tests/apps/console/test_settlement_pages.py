@@ -140,7 +140,7 @@ def test_a_split_rule_is_drafted_published_and_previewed(owner, mall_a):
     )
     body = text(preview)
     assert preview.status_code == 200
-    assert ("¥0.60" in body, "rule 支付宝手续费 v1: 0.6%" in body, "¥99.40" in body) == (
+    assert ("¥0.60" in body, "规则「支付宝手续费」v1：0.6%" in body, "¥99.40" in body) == (
         True,
         True,
         True,
