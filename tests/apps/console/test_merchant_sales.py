@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 from apps.accounts.choices import StaffRole
 from apps.accounts.services import invite_staff
 from apps.members.services import join_member
-from apps.sales.services import MemberRef, PaymentLine, record_sale
+from apps.sales.services import MemberRef, PaymentLine, record_sale, refund_sale
 from atrium import tokens
 from atrium.models import AuthSession
 from tests.apps.settlement.statement_helpers import contract
@@ -132,3 +132,22 @@ def test_the_socket_token_is_the_managers_one_session_and_ends_at_sign_out(boss,
     boss.post("/merchant/logout/")
     revoked = in_schema(mall_a, lambda: AuthSession.objects.get(pk=one.session_id).revoked_at)
     assert revoked is not None
+
+
+def test_a_refund_shows_on_the_sale_and_nets_the_totals(boss, shops, mall_a):
+    mine = shops[0]
+    in_schema(
+        mall_a,
+        lambda: refund_sale(
+            merchant=mine.merchant, external_id="SB-1", refund_id="R-1", amount="40.00"
+        ),
+    )
+    page = text(boss.get("/merchant/sales/"))
+    assert re.search(r'data-testid="total-gross">¥150.00<', page)
+    assert re.search(r'data-testid="total-refunded">¥40.00<', page)
+    assert re.search(r'data-testid="total-merchant-share">¥88.00<', page)
+    assert re.search(r'data-testid="total-commission">¥22.00<', page)
+    # Points issued count what the lots earned; a refund reverses points, it does not un-issue.
+    assert re.search(r'data-testid="points-issued">100<', page)
+    assert re.findall(r'data-testid="sale-refunded">([^<]+)<', page) == ["· 已退 ¥40.00"]
+    assert page.count("· 退款</span>") == 2
