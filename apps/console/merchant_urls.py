@@ -3,6 +3,7 @@
 from django.urls import path
 
 from apps.console import merchant_views
+from apps.console import merchant_views_sales as sales
 from apps.console import merchant_views_statements as statements
 
 app_name = "merchant"
@@ -11,6 +12,9 @@ urlpatterns = [
     path("", merchant_views.home, name="home"),
     path("login/", merchant_views.login_view, name="login"),
     path("logout/", merchant_views.logout_view, name="logout"),
+    path("sales/", sales.sales, name="sales"),
+    path("sales/token.json", sales.socket_token, name="sales-token"),
+    path("sales/<uuid:sale_id>/row/", sales.sale_row, name="sale-row"),
     path("statements/", statements.statements, name="statements"),
     path("statements/<uuid:statement_id>/", statements.statement, name="statement"),
     path(

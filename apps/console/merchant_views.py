@@ -18,10 +18,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.models import StaffUser
-from apps.accounts.permissions import Permission
+from apps.accounts.permissions import Permission, has_permission
 from apps.clearing import selectors as clearing_selectors
 from apps.console.auth import Surface, sign_out, staff_required
 from apps.console.forms import CashierSaleForm, business_format_label
+from apps.console.merchant_views_sales import end_socket_session
 from apps.console.selectors import merchant_sales_today, merchant_today
 from apps.console.views import current_tenant, staff_login_page
 from apps.loyalty import selectors as loyalty_selectors
@@ -43,6 +44,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     """End the merchant portal sign-in."""
+    end_socket_session(request)
     sign_out(request, surface=MERCHANT)
     return redirect(MERCHANT.login_url)
 
@@ -75,6 +77,7 @@ def _cashier_page(
             "sales": merchant_sales_today(merchant=merchant),
             "today": merchant_today(merchant=merchant),
             "now": timezone.localtime(),
+            "can_manage": has_permission(staff.role, Permission.MERCHANT_MANAGE),
             "base_rule": loyalty_selectors.base_earning_rule(),
             "tiers": list(loyalty_selectors.list_tiers()),
             "clearing": clearing_selectors.merchant_position(

@@ -2,13 +2,15 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Party(models.TextChoices):
-    MERCHANT = "merchant", _("商户")
-    MALL = "mall", _("商场")
-    CHANNEL = "channel", _("支付渠道")
-    PLATFORM = "platform", _("平台")
+    # One party of a line, so its English is singular (the menu's 商户 is "Merchants").
+    MERCHANT = "merchant", pgettext_lazy("party", "商户")
+    MALL = "mall", pgettext_lazy("party", "商场")
+    CHANNEL = "channel", pgettext_lazy("party", "支付渠道")
+    PLATFORM = "platform", pgettext_lazy("party", "平台")
 
 
 class LineKind(models.TextChoices):

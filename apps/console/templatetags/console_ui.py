@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from apps.loyalty.choices import Behaviour, EntryKind
 from apps.loyalty.models import GrowthEntry, JournalEntry
+from apps.settlement.splitting import describe_basis
 
 register = template.Library()
 
@@ -52,3 +53,9 @@ def signed(value: int) -> str:
 def lookup(mapping: dict[str, str], key: str) -> str:
     """`mapping[key]`, or the key itself (staff names by actor)."""
     return mapping.get(key, key) if key else "—"
+
+
+@register.filter
+def basis(why: str) -> str:
+    """A split line's stored basis in the reader's language."""
+    return describe_basis(why)
