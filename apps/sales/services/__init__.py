@@ -15,10 +15,12 @@ from apps.sales.services.sales import (
     MemberRef,
     PaymentLine,
     RefundResult,
+    SaleRequest,
     SaleResult,
     clean_sale,
     parse_money,
     record_sale,
+    record_sales,
     refund_sale,
 )
 from atrium.csv_import import ImportRowError
@@ -31,6 +33,7 @@ __all__ = [
     "MemberRef",
     "PaymentLine",
     "RefundResult",
+    "SaleRequest",
     "SaleResult",
     "approve_receipt",
     "backtest_rules",
@@ -41,6 +44,7 @@ __all__ = [
     "parse_money",
     "preview_sale",
     "record_sale",
+    "record_sales",
     "refund_sale",
     "reject_receipt",
     "submit_receipt",
