@@ -36,7 +36,8 @@ from apps.loyalty.models import (
     Tier,
     TierChange,
 )
-from apps.loyalty.selectors import program_settings, rules_in_force
+from apps.loyalty.selectors import cached_rules_in_force, program_settings
+from apps.loyalty.selectors import tiers_by_rank as cached_tiers
 from apps.loyalty.services.earning import EarnQuote, SaleFacts, local_day, quote_sale
 from apps.loyalty.services.growth import window_start
 from apps.loyalty.services.ledger import add_months, check_points, entry_hash
@@ -187,12 +188,12 @@ def award_sales(awards: Sequence[SaleToAward]) -> list[Awarded]:
         return []
     assert connection.in_atomic_block  # noqa: S101 - a caller bug, not input
     now = timezone.now()
-    tiers_by_rank = list(Tier.objects.order_by("rank"))
+    tiers_by_rank = cached_tiers()
     tiers = {tier.pk: tier for tier in tiers_by_rank}
     member_ids = sorted({str(award.member_id) for award in awards})
     accounts = _lock_accounts(member_ids, tiers)
     days = {local_day(award.facts.occurred_at) for award in awards}
-    rules = {day: list(rules_in_force(day)) for day in days}
+    rules = {day: cached_rules_in_force(day) for day in days}
     capped_days = {
         day
         for day in days

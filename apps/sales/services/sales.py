@@ -36,7 +36,7 @@ from apps.loyalty.services.sale_awards import SaleToAward, award_sales, bind_col
 from apps.members.choices import MemberStatus, RegistrationChannel
 from apps.members.errors import MemberNotActiveError, MemberNotFoundError
 from apps.members.models import Member
-from apps.members.selectors import find_member, surviving_member
+from apps.members.selectors import find_member, members_by_number, surviving_member
 from apps.members.services import join_member, resolve_member_code
 from apps.merchants.models import Merchant
 from apps.sales import events, locks, selectors
@@ -498,6 +498,11 @@ def _write_sales(
         for sale_id in (found[0],)
     }
     done = selectors.sales_by_id(sale_ids=replays) if replays else {}
+    by_number = members_by_number(
+        p.request.member_ref.chosen()[1]
+        for p in planned
+        if p.member_key[0] == MemberRefKind.MEMBER_NO and p.request.member_ref is not None
+    )
     new: list[_Planned] = []
     in_batch: dict[str, _Planned] = {}
     for p in planned:
@@ -518,7 +523,7 @@ def _write_sales(
                     )
                 continue
             in_batch[external_id] = p
-            p.buyer = _resolve_buyer(p.request, batch=len(planned) > 1)
+            p.buyer = _resolve_buyer(p.request, batch=len(planned) > 1, by_number=by_number)
         except DomainError as exc:
             results[p.index] = exc
             continue
@@ -588,9 +593,18 @@ def _replay(done: Sale | None, done_hash: str, request_hash: str, external_id: s
     return SaleResult(sale=done, created=False)
 
 
-def _resolve_buyer(request: SaleRequest, *, batch: bool) -> Member | None:
-    """The active member of a sale. In a batch, a lookup that writes (a consumed code, a member
-    joining at the till) runs in a savepoint, so a sale it refuses leaves nothing behind."""
+def _resolve_buyer(
+    request: SaleRequest, *, batch: bool, by_number: dict[str, Member]
+) -> Member | None:
+    """The active member of a sale (`by_number`: the batch's members by number, read at once).
+    In a batch, a lookup that writes (a consumed code, a member joining at the till) runs in a
+    savepoint, so a sale it refuses leaves nothing behind."""
+    if request.member_ref is not None and request.member_ref.chosen()[0] == MemberRefKind.MEMBER_NO:
+        found = by_number.get(request.member_ref.chosen()[1].upper())
+        buyer = surviving_member(found) if found is not None else None
+        if buyer is None:
+            raise MemberNotFoundError("no member matches", by=str(MemberRefKind.MEMBER_NO))
+        return buyer
     writes = request.member_ref is not None and request.member_ref.chosen()[0] in (
         MemberRefKind.CODE,
         MemberRefKind.PHONE,
