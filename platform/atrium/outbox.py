@@ -33,6 +33,7 @@ from django.utils.module_loading import import_string
 
 from atrium.errors import DomainError, TenantRequiredError
 from atrium.models import OutboxEvent
+from atrium.sql import execute_arrays
 from atrium.tenancy import current_schema
 
 logger = logging.getLogger(__name__)
@@ -113,19 +114,18 @@ def emit_many(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         raise OutboxUsageError("emit() must run inside transaction.atomic", topic=messages[0][0])
     now = timezone.now()
     encoder = DjangoJSONEncoder()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {OutboxEvent._meta.db_table} (id, topic, payload, created_at, attempts, "  # noqa: S608
-            "last_error) SELECT e.id, e.topic, e.payload::jsonb, e.created_at, 0, '' FROM unnest("
-            "%s::uuid[], %s::text[], %s::text[], %s::timestamptz[]) AS e(id, topic, payload, "
-            "created_at)",
-            [
-                [uuid.uuid4() for _ in messages],
-                [topic for topic, _ in messages],
-                [encoder.encode(dict(payload)) for _, payload in messages],
-                [now + dt.timedelta(microseconds=index) for index in range(len(messages))],
-            ],
-        )
+    execute_arrays(
+        f"INSERT INTO {OutboxEvent._meta.db_table} (id, topic, payload, created_at, attempts, "  # noqa: S608
+        "last_error) SELECT e.id, e.topic, e.payload::jsonb, e.created_at, 0, '' FROM unnest("
+        "%(id)b::uuid[], %(topic)b::text[], %(payload)b::text[], %(at)b::timestamptz[]) AS "
+        "e(id, topic, payload, created_at)",
+        {
+            "id": [uuid.uuid4() for _ in messages],
+            "topic": [topic for topic, _ in messages],
+            "payload": [encoder.encode(dict(payload)) for _, payload in messages],
+            "at": [now + dt.timedelta(microseconds=index) for index in range(len(messages))],
+        },
+    )
     _relay_on_commit(schema)
 
 

@@ -42,6 +42,7 @@ from apps.loyalty.services.earning import EarnQuote, SaleFacts, local_day, quote
 from apps.loyalty.services.growth import window_start
 from apps.loyalty.services.ledger import add_months, check_points, entry_hash
 from atrium.events import DomainEvent
+from atrium.sql import bind_columns, execute_arrays
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,6 @@ class _Rows:
     lots: list[tuple[Any, ...]] = field(default_factory=list)
     growth: list[tuple[Any, ...]] = field(default_factory=list)
     tier_changes: list[tuple[Any, ...]] = field(default_factory=list)
-
-
-def bind_columns(
-    prefix: str, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> dict[str, list[Any]]:
-    """Rows as one list per column, named `<prefix>_<name>`: parameters for `unnest(...)`."""
-    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in names]
-    return {f"{prefix}_{name}": column for name, column in zip(names, columns, strict=True)}
 
 
 def _lock_accounts(member_ids: list[str], tiers: dict[int, Tier]) -> dict[str, _Account]:
@@ -322,46 +315,46 @@ _WRITE_SQL = """
 WITH entries AS (
     INSERT INTO {entry} (id, kind, member_id, points, idempotency_key, request_hash, reason,
                          source_type, source_id, merchant_id, actor, created_at)
-    SELECT e.*, '', %(now)s FROM unnest(%(e_id)s::uuid[], %(e_kind)s::text[], %(e_member)s::uuid[],
-        %(e_points)s::bigint[], %(e_key)s::text[], %(e_hash)s::text[], %(e_reason)s::text[],
-        %(e_type)s::text[], %(e_source)s::text[], %(e_merchant)s::uuid[]) AS e
+    SELECT e.*, '', %(now)s FROM unnest(%(e_id)b::uuid[], %(e_kind)b::text[], %(e_member)b::uuid[],
+        %(e_points)b::bigint[], %(e_key)b::text[], %(e_hash)b::text[], %(e_reason)b::text[],
+        %(e_type)b::text[], %(e_source)b::text[], %(e_merchant)b::uuid[]) AS e
     RETURNING id
 ), postings AS (
     INSERT INTO {posting} (entry_id, account, member_id, amount)
-    SELECT * FROM unnest(%(p_entry)s::uuid[], %(p_account)s::text[], %(p_member)s::uuid[],
-        %(p_amount)s::bigint[])
+    SELECT * FROM unnest(%(p_entry)b::uuid[], %(p_account)b::text[], %(p_member)b::uuid[],
+        %(p_amount)b::bigint[])
     RETURNING entry_id
 ), lots AS (
     INSERT INTO {lot} (id, member_id, entry_id, source, issuer_merchant_id, original, remaining,
                        earned_at, available_at, expires_at)
     SELECT l.id, l.member, l.entry, l.source, l.issuer, l.points, l.points, l.earned, l.available,
            l.expires
-    FROM unnest(%(l_id)s::uuid[], %(l_member)s::uuid[], %(l_entry)s::uuid[], %(l_source)s::text[],
-        %(l_issuer)s::uuid[], %(l_points)s::bigint[], %(l_earned)s::timestamptz[],
-        %(l_available)s::timestamptz[], %(l_expires)s::timestamptz[])
+    FROM unnest(%(l_id)b::uuid[], %(l_member)b::uuid[], %(l_entry)b::uuid[], %(l_source)b::text[],
+        %(l_issuer)b::uuid[], %(l_points)b::bigint[], %(l_earned)b::timestamptz[],
+        %(l_available)b::timestamptz[], %(l_expires)b::timestamptz[])
         AS l(id, member, entry, source, issuer, points, earned, available, expires)
     RETURNING id
 ), movements AS (
     INSERT INTO {movement} (lot_id, entry_id, amount)
-    SELECT * FROM unnest(%(l_id)s::uuid[], %(l_entry)s::uuid[], %(l_points)s::bigint[])
+    SELECT * FROM unnest(%(l_id)b::uuid[], %(l_entry)b::uuid[], %(l_points)b::bigint[])
     RETURNING id
 ), growth AS (
     INSERT INTO {growth} (member_id, delta, reason, source_type, source_id, idempotency_key,
                           created_at)
-    SELECT g.*, %(now)s FROM unnest(%(g_member)s::uuid[], %(g_delta)s::bigint[],
-        %(g_reason)s::text[], %(g_type)s::text[], %(g_source)s::text[], %(g_key)s::text[]) AS g
+    SELECT g.*, %(now)s FROM unnest(%(g_member)b::uuid[], %(g_delta)b::bigint[],
+        %(g_reason)b::text[], %(g_type)b::text[], %(g_source)b::text[], %(g_key)b::text[]) AS g
     RETURNING id
 ), tiers AS (
     INSERT INTO {tier_change} (member_id, from_tier_id, to_tier_id, reason, growth, created_at)
-    SELECT t.*, %(now)s FROM unnest(%(t_member)s::uuid[], %(t_from)s::bigint[],
-        %(t_to)s::bigint[], %(t_reason)s::text[], %(t_growth)s::bigint[]) AS t
+    SELECT t.*, %(now)s FROM unnest(%(t_member)b::uuid[], %(t_from)b::bigint[],
+        %(t_to)b::bigint[], %(t_reason)b::text[], %(t_growth)b::bigint[]) AS t
     RETURNING id
 )
 UPDATE {account} AS a
 SET balance = u.balance, growth = u.growth, tier_id = u.tier,
     tier_since = coalesce(u.tier_since, a.tier_since), updated_at = %(now)s
-FROM unnest(%(a_member)s::uuid[], %(a_balance)s::bigint[], %(a_growth)s::bigint[],
-    %(a_tier)s::bigint[], %(a_since)s::timestamptz[]) AS u(member, balance, growth, tier, tier_since)
+FROM unnest(%(a_member)b::uuid[], %(a_balance)b::bigint[], %(a_growth)b::bigint[],
+    %(a_tier)b::bigint[], %(a_since)b::timestamptz[]) AS u(member, balance, growth, tier, tier_since)
 WHERE a.member_id = u.member
 """
 
@@ -390,5 +383,4 @@ def _write(rows: _Rows, accounts: dict[str, _Account], now: dt.datetime) -> None
         ("a", "member balance growth tier since", updates),
     ):
         params.update(bind_columns(prefix, names.split(), table))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    execute_arrays(sql, params)

@@ -32,7 +32,7 @@ from apps.loyalty.services.earning import (
 )
 from apps.loyalty.services.earning import SaleItem as FactItem
 from apps.loyalty.services.earning import SalePayment as FactPayment
-from apps.loyalty.services.sale_awards import SaleToAward, award_sales, bind_columns
+from apps.loyalty.services.sale_awards import SaleToAward, award_sales
 from apps.members.choices import MemberStatus, RegistrationChannel
 from apps.members.errors import MemberNotActiveError, MemberNotFoundError
 from apps.members.models import Member
@@ -53,6 +53,7 @@ from atrium.crypto import keyed_hash
 from atrium.errors import DomainError, IdempotencyConflictError
 from atrium.events import DomainEvent, publish_many
 from atrium.money import CENT, to_cny
+from atrium.sql import bind_columns, execute_arrays
 
 MAX_MONEY = Decimal("999999999999.99")  # DecimalField(14, 2)
 MAX_QUANTITY = Decimal("999999999.999")
@@ -633,24 +634,24 @@ WITH sales AS (
     SELECT s.id, s.merchant, s.member, s.external_id, s.channel, s.occurred_at, s.total,
         s.eligible, s.points, s.growth, s.balance, s.tier, 0, 0, 0, %(status)s, s.ref_kind,
         s.hash, s.actor, %(now)s
-    FROM unnest(%(s_id)s::uuid[], %(s_merchant)s::uuid[], %(s_member)s::uuid[],
-        %(s_external_id)s::text[], %(s_channel)s::text[], %(s_occurred_at)s::timestamptz[],
-        %(s_total)s::numeric[], %(s_eligible)s::numeric[], %(s_points)s::bigint[],
-        %(s_growth)s::bigint[], %(s_balance)s::bigint[], %(s_tier)s::text[],
-        %(s_ref_kind)s::text[], %(s_hash)s::text[], %(s_actor)s::text[])
+    FROM unnest(%(s_id)b::uuid[], %(s_merchant)b::uuid[], %(s_member)b::uuid[],
+        %(s_external_id)b::text[], %(s_channel)b::text[], %(s_occurred_at)b::timestamptz[],
+        %(s_total)b::numeric[], %(s_eligible)b::numeric[], %(s_points)b::bigint[],
+        %(s_growth)b::bigint[], %(s_balance)b::bigint[], %(s_tier)b::text[],
+        %(s_ref_kind)b::text[], %(s_hash)b::text[], %(s_actor)b::text[])
         AS s(id, merchant, member, external_id, channel, occurred_at, total, eligible, points,
              growth, balance, tier, ref_kind, hash, actor)
     RETURNING id
 ), payments AS (
     INSERT INTO {payment} (sale_id, position, method, amount, trade_no)
-    SELECT * FROM unnest(%(p_sale)s::uuid[], %(p_position)s::smallint[], %(p_method)s::text[],
-        %(p_amount)s::numeric[], %(p_trade_no)s::text[])
+    SELECT * FROM unnest(%(p_sale)b::uuid[], %(p_position)b::smallint[], %(p_method)b::text[],
+        %(p_amount)b::numeric[], %(p_trade_no)b::text[])
     RETURNING id
 ), items AS (
     INSERT INTO {item} (sale_id, position, sku, name, category, quantity, amount)
-    SELECT * FROM unnest(%(i_sale)s::uuid[], %(i_position)s::smallint[], %(i_sku)s::text[],
-        %(i_name)s::text[], %(i_category)s::text[], %(i_quantity)s::numeric[],
-        %(i_amount)s::numeric[])
+    SELECT * FROM unnest(%(i_sale)b::uuid[], %(i_position)b::smallint[], %(i_sku)b::text[],
+        %(i_name)b::text[], %(i_category)b::text[], %(i_quantity)b::numeric[],
+        %(i_amount)b::numeric[])
     RETURNING id
 )
 SELECT (SELECT count(*) FROM sales), (SELECT count(*) FROM payments), (SELECT count(*) FROM items)
@@ -695,8 +696,7 @@ def _insert_sales(new: list[_Planned], now: dt.datetime) -> None:
     sql = _INSERT_SALES_SQL.format(
         sale=Sale._meta.db_table, payment=SalePayment._meta.db_table, item=SaleItem._meta.db_table
     )
-    with transaction.get_connection().cursor() as cursor:
-        cursor.execute(sql, params)
+    execute_arrays(sql, params)
 
 
 def refund_sale(
