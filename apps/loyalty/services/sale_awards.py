@@ -169,7 +169,7 @@ def _change_tier(
     )
 
 
-def award_sales(awards: Sequence[SaleToAward]) -> list[Awarded]:
+def award_sales(awards: Sequence[SaleToAward], *, now: dt.datetime | None = None) -> list[Awarded]:
     """Credit each sale's points (a lot issued by its merchant) and growth, in the order given.
 
     Call inside `transaction.atomic`, with every sale new (its caller holds the sale-key lock
@@ -180,7 +180,7 @@ def award_sales(awards: Sequence[SaleToAward]) -> list[Awarded]:
     if not awards:
         return []
     assert connection.in_atomic_block  # noqa: S101 - a caller bug, not input
-    now = timezone.now()
+    now = now or timezone.now()
     tiers_by_rank = cached_tiers()
     tiers = {tier.pk: tier for tier in tiers_by_rank}
     member_ids = sorted({str(award.member_id) for award in awards})
