@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -142,14 +143,34 @@ def _relay_on_commit(schema: str) -> None:
         transaction.on_commit(relay, robust=True)
 
 
+# At most one relay waits in the queue per tenant: the flag says one is queued, and the relay
+# clears it before it reads the pending events. A commit that finds the flag set needs no relay
+# of its own: its events were committed before the queued relay starts reading. (A busy till
+# would otherwise pay a broker publish per sale.) The timeout only bounds a lost relay; the
+# sweep still catches anything missed.
+RELAY_QUEUED_SECONDS = 5
+
+
+def relay_queued_key(schema: str) -> str:
+    return f"outbox-relay-queued:{schema}"
+
+
 def enqueue_relay(*, schema: str) -> None:
-    """Ask a worker to relay one tenant's outbox now (the sweep catches what this misses)."""
+    """Ask a worker to relay one tenant's outbox now, unless a relay is already queued (the sweep
+    catches what this misses)."""
     from atrium.tasks import relay_outbox  # the tasks module imports this one
 
-    relay_outbox.apply_async(
-        headers={"_schema_name": schema},
-        retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
-    )
+    key = relay_queued_key(schema)
+    if not cache.add(key, 1, timeout=RELAY_QUEUED_SECONDS):
+        return
+    try:
+        relay_outbox.apply_async(
+            headers={"_schema_name": schema},
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+        )
+    except Exception:
+        cache.delete(key)
+        raise
 
 
 def configured_handlers() -> tuple[Handler, ...]:
