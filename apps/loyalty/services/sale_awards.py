@@ -86,24 +86,28 @@ class _Rows:
 
 
 def _lock_accounts(member_ids: list[str], tiers: dict[int, Tier]) -> dict[str, _Account]:
-    """Lock the members' accounts (creating missing ones), in primary-key order."""
+    """Lock the members' accounts, creating missing ones first, both in primary-key order.
+
+    Two statements, so that every lock is taken in key order: the missing accounts are inserted
+    (waiting for a concurrent creator of the same account to finish), then all of them are
+    locked by a scan that sees every committed one. Locking the existing accounts first and
+    creating the others after, or locking late arrivals afterwards, deadlocks batches that
+    share new members (tests/apps/sales/test_concurrency.py).
+    """
     table = PointsAccount._meta.db_table
-    select = (
-        f"SELECT member_id::text, balance, growth, tier_id FROM {table} "  # noqa: S608 - names only
-        "WHERE member_id = ANY(%s::uuid[]) ORDER BY member_id FOR UPDATE"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(select, [member_ids])
+        cursor.execute(
+            f"INSERT INTO {table} (member_id, balance, growth, updated_at) "  # noqa: S608 - names only
+            "SELECT m, 0, 0, now() FROM unnest(%s::uuid[]) AS m ORDER BY m "
+            "ON CONFLICT (member_id) DO NOTHING",
+            [member_ids],
+        )
+        cursor.execute(
+            f"SELECT member_id::text, balance, growth, tier_id FROM {table} "  # noqa: S608
+            "WHERE member_id = ANY(%s::uuid[]) ORDER BY member_id FOR UPDATE",
+            [member_ids],
+        )
         rows = cursor.fetchall()
-        if len(rows) < len(member_ids):
-            cursor.execute(
-                f"INSERT INTO {table} (member_id, balance, growth, updated_at) "  # noqa: S608
-                "SELECT m, 0, 0, now() FROM unnest(%s::uuid[]) AS m ORDER BY m "
-                "ON CONFLICT (member_id) DO NOTHING",
-                [member_ids],
-            )
-            cursor.execute(select, [member_ids])
-            rows = cursor.fetchall()
     return {
         member: _Account(balance, growth, tiers.get(tier_id) if tier_id is not None else None)
         for member, balance, growth, tier_id in rows
