@@ -20,7 +20,7 @@ SOURCES := $(foreach dir,platform tenants apps billing integrations,\
 	$(if $(shell find $(dir) -name '*.py' -print -quit 2>/dev/null),$(dir)))
 
 .PHONY: help setup demo dev test test-fast lint fmt typecheck migrations-check ci stop browser \
-	bench-onboarding bench-sales
+	bench-onboarding bench-sales bench-settlement
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -50,8 +50,8 @@ demo: setup ## run the demo: embedded PostgreSQL/Redis, migrations, demo data, w
 dev: demo ## same as `make demo`
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used), with
-# CJK fonts so that Chinese screenshots render.
-BROWSER_PACKAGES := chromium fonts-noto-cjk
+# CJK fonts so that Chinese screenshots render, and poppler's pdftoppm to look at exported PDFs.
+BROWSER_PACKAGES := chromium fonts-noto-cjk poppler-utils
 browser:
 	@missing=""; for pkg in $(BROWSER_PACKAGES); do \
 		dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
@@ -96,6 +96,9 @@ bench-onboarding: setup ## onboarding + migrate_schemas timings beside plain cre
 
 bench-sales: setup ## POS sales per second and latency beside pgbench's TPS on the same server
 	$(PY) bench/sales.py
+
+bench-settlement: setup ## close a month for 500 merchants / 1M sales beside PostgreSQL's aggregate
+	$(PY) bench/settlement.py
 
 ci: ## what CI runs
 	bash .ci/run

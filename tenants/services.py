@@ -74,6 +74,7 @@ def onboard_tenant(
     from apps.accounts.choices import StaffRole
     from apps.accounts.services import invite_staff
     from apps.loyalty.services import seed_default_program
+    from apps.merchants.services import seed_business_formats
 
     validate_slug(slug)
     if primary_color and not COLOR_RE.match(primary_color):
@@ -102,6 +103,7 @@ def onboard_tenant(
         template.clone_into(tenant.schema_name)
         with tenant_context(tenant):
             seed_default_program(today=timezone.localdate())
+            seed_business_formats()
             invitation = invite_staff(
                 username=operator_username,
                 email=operator_email,

@@ -17,7 +17,9 @@ from apps.loyalty.choices import RuleKind
 from apps.members.choices import Gender
 from apps.members.errors import PhoneInvalidError
 from apps.members.identities import normalize_phone
+from apps.merchants.choices import ContractKind, MerchantStatus, PayoutMethod, SettlementCycle
 from apps.sales.choices import PaymentMethod
+from apps.settlement.choices import RuleKind as SplitRuleKind
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@+-]+$"
 # Until the merchants app has its own list of business formats: the ones the demo and POS use.
@@ -111,6 +113,62 @@ class MerchantForm(forms.Form):
         choices=BUSINESS_FORMATS,
         initial="retail",
     )
+    brand = forms.CharField(label=_("品牌"), max_length=100, required=False)
+    floor = forms.CharField(label=_("楼层"), max_length=16, required=False)
+    contact_name = forms.CharField(label=_("联系人"), max_length=64, required=False)
+    contact_phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
+
+
+class MerchantEditForm(MerchantForm):
+    status = forms.ChoiceField(label=_("状态"), choices=MerchantStatus.choices)
+
+
+class ContractForm(forms.Form):
+    kind = forms.ChoiceField(label=_("合同类型"), choices=ContractKind.choices)
+    commission_rate = forms.DecimalField(
+        label=_("扣点率（如 0.18）"), min_value=0, max_value=1, decimal_places=4, initial="0"
+    )
+    rent_amount = forms.DecimalField(
+        label=_("月租金（元）"), min_value=0, decimal_places=2, max_digits=14, initial="0"
+    )
+    minimum_amount = forms.DecimalField(
+        label=_("保底金额（元/期）"), min_value=0, decimal_places=2, max_digits=14, initial="0"
+    )
+    cycle = forms.ChoiceField(label=_("结算周期"), choices=SettlementCycle.choices)
+    payout_method = forms.ChoiceField(label=_("收款方式"), choices=PayoutMethod.choices)
+    payout_account_name = forms.CharField(label=_("收款户名"), max_length=100, required=False)
+    payout_account = forms.CharField(label=_("收款账号"), max_length=64, required=False)
+    effective_from = forms.DateField(label=_("生效日期"))
+
+
+class SplitRuleForm(forms.Form):
+    name = forms.CharField(label=_("规则名称"), max_length=100)
+    kind = forms.ChoiceField(label=_("类型"), choices=SplitRuleKind.choices)
+    rate = forms.DecimalField(
+        label=_("比例（如 0.006）"), min_value=0, max_value=1, decimal_places=4
+    )
+    priority = forms.IntegerField(
+        label=_("优先级"), initial=0, min_value=-1_000_000, max_value=1_000_000
+    )
+    business_format = forms.CharField(
+        label=_("业态代码（空 = 全部）"), max_length=32, required=False
+    )
+    category = forms.CharField(label=_("品类（空 = 全部）"), max_length=64, required=False)
+    payment_method = forms.ChoiceField(
+        label=_("支付方式"), choices=[("", _("全部")), *PaymentMethod.choices], required=False
+    )
+    campaign = forms.CharField(label=_("活动代码（空 = 全部）"), max_length=64, required=False)
+    effective_from = forms.DateField(label=_("生效日期"))
+
+
+class SplitPreviewForm(forms.Form):
+    merchant = forms.ChoiceField(label=_("商户"))
+    total = forms.DecimalField(
+        label=_("金额（元）"), min_value=Decimal("0.01"), decimal_places=2, max_digits=14
+    )
+    payment_method = forms.ChoiceField(label=_("支付方式"), choices=PaymentMethod.choices)
+    category = forms.CharField(label=_("品类"), max_length=64, required=False)
+    campaign = forms.CharField(label=_("活动代码"), max_length=64, required=False)
 
 
 class ApiKeyForm(forms.Form):
@@ -305,14 +363,32 @@ class MemberSearchForm(forms.Form):
     )
 
 
-class MemberImportForm(forms.Form):
+class ImportForm(forms.Form):
+    """Upload a CSV file to import in the background; the kinds offered are the role's own."""
+
+    kind = forms.ChoiceField(label=_("导入内容"))
+    merchant = forms.ChoiceField(
+        label=_("商户"), required=False, help_text=_("导入销售时必选：文件中的销售记入该商户。")
+    )
     file = forms.FileField(
         label=_("CSV 文件"),
-        help_text=_(
-            "表头：手机号（必填）、姓名、生日、性别、卡号；UTF-8 或 GB18030 编码，最多 5000 行。"
-        ),
+        help_text=_("UTF-8 或 GB18030 编码，最多 5000 行、5 MB。"),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+
+    def __init__(
+        self,
+        *args: Any,
+        kinds: Sequence[tuple[str, str | Promise]],
+        merchants: Sequence[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["kind"]).choices = list(kinds)
+        cast(forms.ChoiceField, self.fields["merchant"]).choices = [
+            ("", "—"),
+            *merchants,
+        ]
 
 
 class AdjustmentForm(forms.Form):
@@ -528,3 +604,32 @@ class ReceiptDecisionForm(forms.Form):
         label=_("支付方式"), choices=PaymentMethod.choices, initial=PaymentMethod.CASH
     )
     reason = forms.CharField(label=_("驳回原因"), max_length=200, required=False)
+
+
+class AllianceSettingsForm(forms.Form):
+    """The clearing value of a point and who funds merchant-issued points."""
+
+    point_value = forms.DecimalField(
+        label=_("积分结算价值（元/分）"),
+        min_value=Decimal("0.0001"),
+        max_digits=8,
+        decimal_places=4,
+    )
+    funding_source = forms.ChoiceField(
+        label=_("发放积分出资方"),
+        choices=(("merchant", _("发放商户")), ("mall", _("商场")), ("shared", _("按比例分摊"))),
+    )
+    merchant_share = forms.DecimalField(
+        label=_("商户分摊比例（0–1）"), required=False, min_value=Decimal(0),
+        max_value=Decimal(1), max_digits=5, decimal_places=4,
+    )  # fmt: skip
+
+
+class BillUploadForm(forms.Form):
+    """A payment channel's daily bill."""
+
+    channel = forms.ChoiceField(
+        label=_("渠道"), choices=(("alipay", _("支付宝")), ("wechat", _("微信支付")))
+    )
+    bill_date = forms.DateField(label=_("账单日期"))
+    file = forms.FileField(label=_("账单文件"))

@@ -18,6 +18,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -38,7 +39,7 @@ from apps.console.member_auth import (
     sign_out_member,
     signed_in_member,
 )
-from apps.console.selectors import member_home, member_profile
+from apps.console.selectors import member_home, member_profile, tier_standing
 from apps.console.views import current_tenant
 from apps.loyalty import selectors as loyalty_selectors
 from apps.loyalty.services import earning
@@ -282,8 +283,9 @@ def token_json(request: HttpRequest, member: Member) -> JsonResponse:
 @require_GET
 @member_required
 def summary_json(request: HttpRequest, member: Member) -> JsonResponse:
-    """Points and growth figures of the home page, to refresh it when points change."""
+    """Points, growth and tier figures of the home page, to refresh it when points change."""
     summary = loyalty_selectors.points_summary(member=member)
+    standing = tier_standing(member=member, summary=summary)
     return JsonResponse(
         {
             "balance": summary.balance,
@@ -292,6 +294,12 @@ def summary_json(request: HttpRequest, member: Member) -> JsonResponse:
             "expiring_soon": summary.expiring_soon,
             "growth": summary.growth,
             "tier": summary.tier.name if summary.tier else None,
+            "tier_rank": summary.tier.rank if summary.tier else None,
+            # The tier card as the home page renders it (same template, same language), so a
+            # sale's new growth, gap to the next tier and retention notice show without a reload.
+            "standing_html": render_to_string(
+                "member/_standing.html", {"standing": standing}, request=request
+            ),
         }
     )
 

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.models import StaffUser
 from apps.accounts.permissions import Permission
+from apps.clearing import selectors as clearing_selectors
 from apps.console.auth import Surface, sign_out, staff_required
 from apps.console.forms import CashierSaleForm, business_format_label
 from apps.console.selectors import merchant_sales_today, merchant_today
@@ -76,6 +77,11 @@ def _cashier_page(
             "now": timezone.localtime(),
             "base_rule": loyalty_selectors.base_earning_rule(),
             "tiers": list(loyalty_selectors.list_tiers()),
+            "clearing": clearing_selectors.merchant_position(
+                merchant=merchant,
+                start=timezone.localdate().replace(day=1),
+                end=timezone.localdate(),
+            ),
             **extra,
         },
         status=status,

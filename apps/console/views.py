@@ -33,6 +33,7 @@ from apps.console.auth import (
     staff_required,
     surface_of,
 )
+from apps.console.directory import directory_context, format_choices
 from apps.console.forms import (
     ApiKeyForm,
     InviteStaffForm,
@@ -40,7 +41,6 @@ from apps.console.forms import (
     RoleForm,
     SetPasswordForm,
     StaffLoginForm,
-    business_format_label,
 )
 from apps.console.selectors import mall_counts
 from apps.loyalty import selectors as loyalty_selectors
@@ -84,6 +84,7 @@ def _page(
         "nav": nav,
         "can_view_staff": has_permission(staff.role, Permission.VIEW_STAFF),
         "can_view_merchants": has_permission(staff.role, Permission.VIEW_MERCHANTS),
+        "can_view_finance": has_permission(staff.role, Permission.VIEW_FINANCE),
         "can_view_members": has_permission(staff.role, Permission.VIEW_MEMBERS),
         "can_review": has_permission(staff.role, Permission.ADJUST_POINTS)
         or has_permission(staff.role, Permission.APPROVE_ADJUSTMENTS),
@@ -360,6 +361,8 @@ def staff_deactivate(request: HttpRequest, staff: StaffUser, staff_id: uuid.UUID
 def merchant_list(request: HttpRequest, staff: StaffUser) -> HttpResponse:
     """The mall's merchants; POST adds one."""
     form = MerchantForm(request.POST or None)
+    choices = format_choices()
+    form.fields["business_format"].choices = choices  # type: ignore[attr-defined]
     context: dict[str, Any] = {}
     status = 200
     if request.method == "POST":
@@ -368,19 +371,30 @@ def merchant_list(request: HttpRequest, staff: StaffUser) -> HttpResponse:
         except PermissionDeniedError as exc:
             return _refused(request, exc)
         if form.is_valid():
-            merchant = merchant_services.create_merchant(**form.cleaned_data)
-            messages.success(request, _("已添加商户「%(name)s」。") % {"name": merchant.name})
-            return redirect("console:merchant", merchant_id=merchant.pk)
+            try:
+                merchant = merchant_services.create_merchant(**form.cleaned_data, check_format=True)
+            except DomainError as exc:
+                context["error"] = user_message(exc)
+            else:
+                messages.success(request, _("已添加商户「%(name)s」。") % {"name": merchant.name})
+                return redirect("console:merchant", merchant_id=merchant.pk)
         status = 400
+    query = request.GET.get("q", "").strip()[:100]
+    labels = dict(choices)
     merchants = [
-        {"merchant": merchant, "format": business_format_label(merchant.business_format)}
-        for merchant in merchant_selectors.list_merchants()
+        {
+            "merchant": merchant,
+            "format": labels.get(merchant.business_format, merchant.business_format),
+        }
+        for merchant in merchant_selectors.list_merchants(query=query)
     ]
     context.update(
         {
             "merchants": merchants,
+            "query": query,
             "form": form,
             "can_manage_merchants": has_permission(staff.role, Permission.MANAGE_MERCHANTS),
+            "can_view_finance": has_permission(staff.role, Permission.VIEW_FINANCE),
         }
     )
     return _page(request, staff, "console/merchants.html", context, nav="merchants", status=status)
@@ -397,7 +411,8 @@ def _merchant_page(
     can_manage_keys = has_permission(staff.role, Permission.MANAGE_API_KEYS)
     context = {
         "merchant": merchant,
-        "format": business_format_label(merchant.business_format),
+        "format": dict(format_choices()).get(merchant.business_format, merchant.business_format),
+        **directory_context(staff, merchant),
         "merchant_staff": list(staff_selectors.list_staff(merchant_id=merchant.pk)),
         "api_keys": list(merchant_selectors.list_api_keys(merchant=merchant))
         if can_manage_keys

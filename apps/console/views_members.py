@@ -1,4 +1,4 @@
-"""The console's member pages: search, the 360° member view, CSV import, point adjustments with
+"""The console's member pages: search, the 360° member view, point adjustments with
 a second operator's approval, and the receipt review queue.
 
 Phones and other identifiers show in clear only to roles with `members.pii`; everyone else sees
@@ -22,7 +22,6 @@ from apps.accounts.permissions import Permission, has_permission, require
 from apps.console.auth import Surface, staff_required
 from apps.console.forms import (
     AdjustmentForm,
-    MemberImportForm,
     MemberSearchForm,
     ReceiptDecisionForm,
 )
@@ -36,12 +35,10 @@ from apps.console.selectors import (
 from apps.console.views import _page, _refused
 from apps.loyalty.services.adjustments import decide_adjustment, request_adjustment
 from apps.members import selectors as member_selectors
-from apps.members.services import import_members
 from apps.sales import selectors as sales_selectors
 from apps.sales import services as sales_services
 from apps.sales import storage
 from apps.sales.choices import ReceiptStatus
-from atrium.csv_import import MAX_IMPORT_BYTES
 from atrium.errors import DomainError, PermissionDeniedError
 from atrium.web import render_refusal, user_message
 
@@ -140,28 +137,6 @@ def member_detail(request: HttpRequest, staff: StaffUser, member_id: uuid.UUID) 
     }
     return _page(
         request, staff, "console/member_detail.html", context, nav="members", status=status
-    )
-
-
-@staff_required(CONSOLE, Permission.MANAGE_MEMBERS)
-@require_http_methods(["GET", "POST"])
-def member_import(request: HttpRequest, staff: StaffUser) -> HttpResponse:
-    """Import members from a CSV file; the report lists every bad row with its reason."""
-    form = MemberImportForm(request.POST or None, request.FILES or None)
-    context: dict[str, Any] = {"form": form}
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                context["report"] = import_members(
-                    content=form.cleaned_data["file"].read(MAX_IMPORT_BYTES + 1)
-                )
-                status = 200
-            except DomainError as exc:
-                context["error"] = user_message(exc)
-    return _page(
-        request, staff, "console/member_import.html", context, nav="members", status=status
     )
 
 

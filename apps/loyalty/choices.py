@@ -14,6 +14,7 @@ class EntryKind(models.TextChoices):
     ADJUST = "adjust", _("调整")
     REVERSE = "reverse", _("冲销")
     MERGE = "merge", _("合并")
+    FORFEIT = "forfeit", _("注销作废")
 
 
 class LedgerAccount(models.TextChoices):
@@ -23,6 +24,7 @@ class LedgerAccount(models.TextChoices):
     EXPIRED = "expired", _("过期")
     ADJUSTED = "adjusted", _("调整")
     REVERSED = "reversed", _("冲销")
+    FORFEITED = "forfeited", _("注销作废")
 
 
 class LotSource(models.TextChoices):

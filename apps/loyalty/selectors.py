@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from apps.loyalty.choices import RuleStatus
+from apps.loyalty.choices import EntryKind, RuleStatus
 from apps.loyalty.errors import RuleNotFoundError
 from apps.loyalty.models import (
     AdjustmentRequest,
@@ -22,6 +22,7 @@ from apps.loyalty.models import (
     EarningRule,
     GrowthEntry,
     JournalEntry,
+    LotMovement,
     PointsAccount,
     PointsLot,
     Posting,
@@ -224,6 +225,16 @@ def get_rule(*, rule_id: uuid.UUID | str) -> EarningRule:
     return rule
 
 
+def rules_by_id(*, rule_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, EarningRule]:
+    """The earning rules among these ids (any version, any status), by id; unknown ids absent."""
+    return {rule.pk: rule for rule in EarningRule.objects.filter(pk__in=list(rule_ids))}
+
+
+def draft_rule(**fields: object) -> EarningRule:
+    """An unsaved draft rule from the editor's fields, for a preview or backtest only."""
+    return EarningRule(status=RuleStatus.DRAFT, effective_from=timezone.localdate(), **fields)
+
+
 def list_rules(*, status: str | None = None) -> QuerySet[EarningRule]:
     """Earning rules, every version kept, newest first."""
     rules = EarningRule.objects.order_by("-effective_from", "-created_at", "-id")
@@ -254,3 +265,78 @@ def list_adjustments(
     if member is not None:
         queryset = queryset.filter(member=member)
     return queryset
+
+
+@dataclass(frozen=True)
+class LotTaken:
+    """One lot's part in an entry: the lot and the points the entry took from it (positive)."""
+
+    lot: PointsLot
+    points: int
+
+
+def entry_consumption(*, entry_id: uuid.UUID) -> list[LotTaken]:
+    """The lots an entry consumed, in the order the ledger took them (oldest expiry first)."""
+    movements = (
+        LotMovement.objects.filter(entry_id=entry_id, amount__lt=0)
+        .select_related("lot")
+        .order_by("lot__expires_at", "lot__earned_at", "lot__id")
+    )
+    return [LotTaken(lot=m.lot, points=-m.amount) for m in movements]
+
+
+def lots_by_id(*, lot_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PointsLot]:
+    """Lots by id (clearing reads the issuer and dates of the lots it charged)."""
+    return PointsLot.objects.in_bulk(list(lot_ids))
+
+
+def points_issued_by_merchant(
+    *, since: dt.datetime, until: dt.datetime, merchant_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, int]:
+    """Points of lots earned at each merchant in [since, until) (returned points excluded)."""
+    rows = LotMovement.objects.filter(
+        amount__gt=0,
+        entry__kind=EntryKind.EARN,
+        lot__issuer_merchant_id__isnull=False,
+        lot__earned_at__gte=since,
+        lot__earned_at__lt=until,
+    )
+    if merchant_id is not None:
+        rows = rows.filter(lot__issuer_merchant_id=merchant_id)
+    return {
+        row["lot__issuer_merchant_id"]: int(row["points"])
+        for row in rows.values("lot__issuer_merchant_id").annotate(points=Sum("amount"))
+    }
+
+
+def points_expired_by_merchant(
+    *, since: dt.datetime, until: dt.datetime, merchant_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, int]:
+    """Points of each merchant's lots that expired in [since, until)."""
+    rows = LotMovement.objects.filter(
+        entry__kind=EntryKind.EXPIRE,
+        lot__issuer_merchant_id__isnull=False,
+        entry__created_at__gte=since,
+        entry__created_at__lt=until,
+    )
+    if merchant_id is not None:
+        rows = rows.filter(lot__issuer_merchant_id=merchant_id)
+    return {
+        row["lot__issuer_merchant_id"]: -int(row["points"])
+        for row in rows.values("lot__issuer_merchant_id").annotate(points=Sum("amount"))
+    }
+
+
+def open_points_by_issuer(
+    *, now: dt.datetime, earned_from: dt.datetime | None, earned_before: dt.datetime | None
+) -> dict[uuid.UUID | None, int]:
+    """Points left in unexpired lots, by issuer (None: the mall), for lots earned in a window."""
+    rows = PointsLot.objects.filter(remaining__gt=0, expires_at__gt=now)
+    if earned_from is not None:
+        rows = rows.filter(earned_at__gte=earned_from)
+    if earned_before is not None:
+        rows = rows.filter(earned_at__lt=earned_before)
+    return {
+        row["issuer_merchant_id"]: int(row["points"])
+        for row in rows.values("issuer_merchant_id").annotate(points=Sum("remaining"))
+    }

@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import File, Router, Status
-from ninja.files import UploadedFile
+from ninja import Router, Status
 from ninja.pagination import CursorPagination, paginate
 
 from apps.accounts.auth import ConsoleAuth, StaffPrincipal
@@ -28,8 +27,6 @@ from apps.members.schemas import (
     ConsentsIn,
     ConsentsOut,
     IdentityOut,
-    ImportOut,
-    ImportRowErrorOut,
     MemberCodeOut,
     MemberDetailOut,
     MemberLoginOut,
@@ -47,7 +44,6 @@ from apps.members.schemas import (
     WeChatLoginIn,
 )
 from atrium import tokens
-from atrium.csv_import import MAX_IMPORT_BYTES
 from atrium.idempotency import idempotent
 from atrium.request_utils import client_ip
 from atrium.schemas import ERROR_CODES, ErrorOut, RefreshIn, TokenPairOut
@@ -269,7 +265,7 @@ def _merge_out(merge: MemberMerge) -> MergeOut:
     )
 
 
-# Fixed paths (/members/merges, /members/imports) are declared before /members/{member_id}.
+# Fixed paths (/members/merges) are declared before /members/{member_id}.
 @console_router.get("/members", response={200: list[MemberListItemOut], ERROR_CODES: ErrorOut})
 @paginate(CursorPagination, ordering=("-registered_at", "-id"))
 def search_members(
@@ -295,20 +291,6 @@ def merge_members(request: HttpRequest, payload: MergeIn) -> Status[MergeOut]:
         reason=payload.reason,
     )
     return Status(201, _merge_out(merge))
-
-
-@console_router.post("/members/imports", response={200: ImportOut, ERROR_CODES: ErrorOut})
-def import_members(request: HttpRequest, file: File[UploadedFile]) -> ImportOut:
-    """Import members from a CSV file (phone, name, birthday, gender, card); bad rows reported."""
-    require(_staff_role(request), Permission.MANAGE_MEMBERS)
-    report = services.import_members(content=file.read(MAX_IMPORT_BYTES + 1))
-    return ImportOut(
-        total=report.total,
-        created=report.created,
-        existing=report.existing,
-        failed=report.failed,
-        errors=[ImportRowErrorOut(**vars(error)) for error in report.errors],
-    )
 
 
 def _member_detail(member: Member, *, clear: bool) -> MemberDetailOut:

@@ -160,18 +160,3 @@ class MergeIn(Schema):
     source_member_id: uuid.UUID
     target_member_id: uuid.UUID
     reason: str = Field(min_length=1, max_length=200)
-
-
-class ImportRowErrorOut(Schema):
-    row: int
-    field: str
-    code: str
-    message: str
-
-
-class ImportOut(Schema):
-    total: int
-    created: int
-    existing: int
-    failed: int
-    errors: list[ImportRowErrorOut]

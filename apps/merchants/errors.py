@@ -1,4 +1,9 @@
-from atrium.errors import AuthenticationError, NotFoundError
+from atrium.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 
 
 class MerchantNotFoundError(NotFoundError):
@@ -23,3 +28,35 @@ class SignatureReplayedError(AuthenticationError):
 
 class ApiKeyRevokedError(AuthenticationError):
     code = "auth.api_key_revoked"
+
+
+class BusinessFormatNotFoundError(NotFoundError):
+    code = "merchant.business_format_not_found"
+
+
+class BusinessFormatExistsError(ConflictError):
+    code = "merchant.business_format_exists"
+
+
+class MerchantInvalidError(InvalidInputError):
+    code = "merchant.invalid"
+
+
+class LogoInvalidError(InvalidInputError):
+    code = "merchant.logo_invalid"
+
+
+class LogoNotFoundError(NotFoundError):
+    code = "merchant.logo_not_found"
+
+
+class ContractInvalidError(InvalidInputError):
+    code = "merchant.contract_invalid"
+
+
+class ContractBackdatedError(ConflictError):
+    code = "merchant.contract_backdated"
+
+
+class ContractNotFoundError(NotFoundError):
+    code = "merchant.contract_not_found"

@@ -33,7 +33,6 @@ from apps.sales.schemas import (
     BatchIn,
     BatchItemOut,
     BatchOut,
-    ImportRowErrorOut,
     ItemIn,
     MemberRefIn,
     PaymentIn,
@@ -50,10 +49,8 @@ from apps.sales.schemas import (
     SaleIn,
     SaleOut,
     SaleResultOut,
-    SalesImportOut,
 )
 from apps.sales.storage import MAX_PHOTO_BYTES
-from atrium.csv_import import MAX_IMPORT_BYTES
 from atrium.errors import DomainError
 from atrium.schemas import ERROR_CODES, ErrorOut
 
@@ -333,32 +330,6 @@ def list_sales(request: HttpRequest, filters: Query[SalesFilter]) -> object:
     return selectors.list_sales(
         merchant_id=filters.merchant_id, member_id=filters.member_id,
         since=_local_start(filters.date_from), until=until,
-    )  # fmt: skip
-
-
-@console_router.post("/sales/import", response={200: SalesImportOut, ERROR_CODES: ErrorOut})
-def import_sales(
-    request: HttpRequest, merchant_id: Form[uuid.UUID], file: File[UploadedFile]
-) -> SalesImportOut:
-    """Record a merchant's sales from a CSV file; bad rows are reported, the others recorded.
-
-    Header row, any order, English or Chinese names: `external_id`/`小票号`,
-    `occurred_at`/`交易时间` (`YYYY-MM-DD HH:MM[:SS]` local, or ISO 8601), `total`/`金额`
-    (yuan, two places at most) are required; `payments`/`支付方式` (`card`, or
-    `cash:100;coupon:28.50`; empty: cash), `member_no`/`会员号` or `phone`/`手机号` (an existing
-    member), `category`/`品类` are optional. UTF-8 or GB18030, at most 5,000 rows and 5 MB.
-    Importing a file again records nothing twice (rows already recorded count as `replayed`).
-    """
-    principal = _staff(request, Permission.MANAGE_MERCHANTS)
-    report = services.import_sales(
-        merchant=get_merchant(merchant_id=merchant_id),
-        content=file.read(MAX_IMPORT_BYTES + 1),
-        actor=f"staff:{principal.staff.pk}",
-    )
-    errors = [ImportRowErrorOut(**vars(error)) for error in report.errors]
-    return SalesImportOut(
-        total=report.total, created=report.created, replayed=report.replayed,
-        failed=report.failed, errors=errors,
     )  # fmt: skip
 
 

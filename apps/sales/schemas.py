@@ -191,21 +191,6 @@ class SaleDetailOut(SaleOut):
     refunds: list[SaleRefundOut]
 
 
-class ImportRowErrorOut(Schema):
-    row: int
-    field: str
-    code: str
-    message: str
-
-
-class SalesImportOut(Schema):
-    total: int
-    created: int
-    replayed: int
-    failed: int
-    errors: list[ImportRowErrorOut]
-
-
 class PreviewIn(Schema):
     merchant_id: uuid.UUID
     occurred_at: dt.datetime | None = None

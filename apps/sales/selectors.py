@@ -154,3 +154,52 @@ def get_receipt(*, receipt_id: uuid.UUID | str, member: Member | None = None) ->
     if receipt is None:
         raise ReceiptNotFoundError("receipt not found")
     return receipt
+
+
+def channel_payments(
+    *, method: str, since: dt.datetime, until: dt.datetime
+) -> QuerySet[SalePayment]:
+    """Payments by one channel (alipay, wechat) of sales that happened in [since, until)."""
+    return (
+        SalePayment.objects.filter(
+            method=method, sale__occurred_at__gte=since, sale__occurred_at__lt=until
+        )
+        .select_related("sale")
+        .order_by("sale__occurred_at", "id")
+    )
+
+
+def payments_by_trade_no(*, method: str, trade_nos: list[str]) -> QuerySet[SalePayment]:
+    """Payments of a channel by its trade numbers (whatever day their sale happened)."""
+    return SalePayment.objects.filter(method=method, trade_no__in=trade_nos).select_related("sale")
+
+
+def channel_refunds(
+    *, method: str, since: dt.datetime, until: dt.datetime
+) -> list[tuple[Refund, str]]:
+    """Refunds made in [since, until) of sales paid through a channel, with the channel's trade
+    number of the sale's payment."""
+    refunds = Refund.objects.filter(
+        created_at__gte=since, created_at__lt=until, sale__payments__method=method
+    ).distinct()
+    trade_nos = dict(
+        SalePayment.objects.filter(
+            method=method, sale_id__in=refunds.values("sale_id")
+        ).values_list("sale_id", "trade_no")
+    )
+    return [
+        (refund, trade_nos.get(refund.sale_id, "")) for refund in refunds.order_by("created_at")
+    ]
+
+
+def refunds_by_trade(*, method: str, trade_nos: list[str]) -> dict[tuple[str, str], Refund]:
+    """Refunds of sales paid by these channel trade numbers, by (trade no, refund id)."""
+    payments = dict(
+        SalePayment.objects.filter(method=method, trade_no__in=trade_nos).values_list(
+            "sale_id", "trade_no"
+        )
+    )
+    return {
+        (payments[refund.sale_id], refund.refund_id): refund
+        for refund in Refund.objects.filter(sale_id__in=list(payments))
+    }

@@ -35,3 +35,11 @@ def close_lock(*, merchant_id: uuid.UUID) -> None:
     """Hold a merchant's exclusive lock: no line is being written for it until commit."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_merchant_key(merchant_id)])
+
+
+def close_locks(*, merchant_ids: Iterable[uuid.UUID]) -> None:
+    """Hold several merchants' exclusive locks (a batch close), in key order, in one round trip."""
+    keys = sorted({_merchant_key(m) for m in merchant_ids})
+    if keys:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [keys])

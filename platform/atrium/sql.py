@@ -1,4 +1,4 @@
-"""Set-based statements over arrays: the sale writer's raw SQL (docs/adr/0010-set-based-sale-writer.md).
+"""Set-based statements over arrays: the sale writer's raw SQL (docs/adr/0015-set-based-sale-writer.md).
 
 Django's psycopg cursor binds parameters client-side, quoting every array element into the SQL
 text in Python; a batch of 500 sales sends thousands of elements. `execute_arrays` runs one

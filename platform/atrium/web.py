@@ -97,6 +97,11 @@ USER_MESSAGES: dict[str, Promise] = {
     "members.import_invalid": _(
         "文件无法导入：请使用带表头（含手机号列）的 CSV 文件，最多 5000 行。"
     ),
+    "sales.import_invalid": _(
+        "文件无法导入：请使用带表头（含小票号、交易时间、金额列）的 CSV 文件，最多 5000 行。"
+    ),
+    "imports.invalid": _("导入销售须选择商户，导入会员无须选择商户。"),
+    "imports.not_found": _("没有找到该导入任务。"),
     "sms.unavailable": _("短信暂时发送失败，请稍后再试。"),
     "sales.invalid": _("消费信息填写有误，请检查。"),
     "sales.invalid_amount": _("金额格式不正确：最多两位小数，且须大于 0。"),

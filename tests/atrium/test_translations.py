@@ -32,6 +32,13 @@ SURFACE_PYTHON = (
     "apps/members/choices.py",
     "apps/loyalty/choices.py",
     "apps/sales/choices.py",
+    "apps/imports/choices.py",
+    "apps/clearing/choices.py",
+    "apps/reconciliation/choices.py",
+    "apps/merchants/choices.py",
+    "apps/settlement/choices.py",
+    "apps/settlement/statement_choices.py",
+    "apps/settlement/rendering.py",
     "tenants/choices.py",
     "tenants/middleware.py",
 )

@@ -126,6 +126,11 @@ def test_a_member_joins_a_cashier_sells_points_land_live_and_an_operator_sees_it
     expect(member.locator("[data-live-state]")).to_have_attribute("data-state", "on")
     member_no = member.inner_text("[data-testid=member-no]")
     assert _balance(member) == 0
+    expect(member.locator("[data-testid=member-tier]")).to_have_text("普卡")
+    expect(member.locator("[data-testid=tier-growth]")).to_have_text("成长值 0")
+    expect(member.locator("[data-testid=tier-gap]")).to_have_text(
+        "再获得 2000 成长值即可升级为银卡。"
+    )
     _fit_to_page(member)
     shoot(member, "member-home.zh")
     member.set_viewport_size({"width": 390, "height": 844})
@@ -154,6 +159,13 @@ def test_a_member_joins_a_cashier_sells_points_land_live_and_an_operator_sees_it
         # --- the points land on the member's page, without a reload -----------------------------
         expect(member.locator("[data-testid=points-balance]")).to_have_text("268", timeout=20_000)
         expect(member.locator("[data-testid=points-spendable]")).to_have_text("268")
+        # ... and so do the growth, the gap to the next tier and the expiring figure
+        expect(member.locator("[data-testid=tier-growth]")).to_have_text("成长值 268")
+        expect(member.locator("[data-testid=tier-gap]")).to_have_text(
+            "再获得 1732 成长值即可升级为银卡。"
+        )
+        expect(member.locator("[data-testid=member-tier]")).to_have_text("普卡")
+        expect(member.locator("[data-testid=points-expiring]")).to_have_text("0")
         assert member.evaluate("window.stillTheSamePage") is True  # no reload: the socket did it
         shoot_app(member, "member-home-points")
 

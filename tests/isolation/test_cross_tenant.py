@@ -16,13 +16,19 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from apps.accounts.models import StaffUser
+from apps.imports.services import start_import
 from apps.loyalty.models import EarningRule
 from apps.loyalty.services.adjustments import request_adjustment
 from apps.members.services import create_member, issue_member_tokens
-from apps.merchants.models import Merchant
+from apps.merchants.models import Contract, Merchant
+from apps.reconciliation.services import import_bill
+from apps.settlement.models import SplitRule
+from apps.settlement.services.rules import create_rule
 from atrium.api import console_api, integration_api, member_api, merchant_api, provider_api
+from integrations.wechatpay.bills import render_trade_bill as render_wechat_bill
 from tests.conftest import BASE, Api, host_of, login, signed_headers
 from tests.isolation.sales_world import sale_and_receipt, sales_counts
+from tests.isolation.statements_world import issued_statement, statement_states
 
 SURFACES = {
     "console": console_api,
@@ -37,6 +43,13 @@ BODIES = {
     ("POST", "/api/integration/v1/sales/{external_id}/refunds"): {"refund_id": "R", "amount": "1"},
     ("POST", "/api/merchant/v1/sales/{external_id}/refunds"): {"refund_id": "R", "amount": "1"},
     ("POST", "/api/console/v1/receipts/{receipt_id}/reject"): {"reason": "isolation"},
+    ("POST", "/api/console/v1/settlement/statements/{statement_id}/resolve"): {"resolution": "x"},
+    ("POST", "/api/console/v1/settlement/statements/{statement_id}/payout"): {"reference": "x"},
+    ("POST", "/api/merchant/v1/statements/{statement_id}/dispute"): {"reason": "isolation"},
+    ("POST", "/api/console/v1/merchants/{merchant_id}/contracts"): {
+        "kind": "concession",
+        "effective_from": "2030-01-01",
+    },
 }
 
 
@@ -68,6 +81,10 @@ RANDOM_IDS = {
     "external_id": "X-1",
     "sale_id": str(uuid.uuid4()),
     "receipt_id": str(uuid.uuid4()),
+    "job_id": str(uuid.uuid4()),
+    "run_id": str(uuid.uuid4()),
+    "split_rule_id": str(uuid.uuid4()),
+    "statement_id": str(uuid.uuid4()),
     "code": "gold",
     "behaviour": "check_in",
 }
@@ -104,6 +121,14 @@ def world(mall_a, mall_b, make_merchant):
         b_rule = EarningRule.objects.get(is_base=True)
         b_adjustment = request_adjustment(member=b_member, points=10**6, reason="b", actor="b")
         b_sale, b_receipt = sale_and_receipt(shop_b.merchant, b_member)
+        b_job = start_import(
+            kind="members", content=b"phone\n13800138000\n", filename="b.csv", created_by=b_staff
+        )
+        b_run = import_bill(
+            channel="wechat", bill_date=b_sale.occurred_at.date(), content=render_wechat_bill([])
+        ).run
+        b_split_rule = create_rule(values={"name": "b", "kind": "commission", "rate": "0.1"})
+        b_statement = issued_statement(shop_b.merchant)
     connection.set_schema_to_public()
     api_a = Api(host_of("mall-a"))
     return {
@@ -121,6 +146,10 @@ def world(mall_a, mall_b, make_merchant):
             "external_id": b_sale.external_id,
             "sale_id": str(b_sale.pk),
             "receipt_id": str(b_receipt.pk),
+            "job_id": str(b_job.pk),
+            "run_id": str(b_run.pk),
+            "split_rule_id": str(b_split_rule.pk),
+            "statement_id": str(b_statement.pk),
         },
     }
 
@@ -155,6 +184,10 @@ def _b_counts(mall_b):
             Merchant.objects.count(),
             StaffUser.objects.count(),
             *sales_counts(),
+            *statement_states(),
+            Contract.objects.count(),
+            SplitRule.objects.count(),
+            SplitRule.objects.filter(status="published").count(),
         )
     connection.set_schema_to_public()
     return counts

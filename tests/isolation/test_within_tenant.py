@@ -103,3 +103,43 @@ def test_another_members_receipt_is_not_found(mall, surface, path, method):
 def test_the_suite_sees_the_sales_operations():
     assert len(MERCHANT_OPERATIONS) >= 4
     assert len(MEMBER_OPERATIONS) >= 1
+
+
+def test_a_merchant_reads_only_its_own_clearing(mall_a, make_merchant):
+    """Clearing reads take the signed-in merchant, never an id: merchant A sees none of B's
+    lines and a zero position, whatever it passes."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.loyalty.services import ledger
+    from apps.sales.services import PaymentLine, record_sale
+
+    shop_a = make_merchant(mall_a, name="A shop", cashier="a-cashier")
+    shop_b = make_merchant(mall_a, name="B shop", cashier="b-cashier")
+    with tenant_context(mall_a):
+        member = create_member(display_name="B payer")
+        ledger.earn_points(
+            member=member, points=100, idempotency_key="b", source_type="sale", source_id="b",
+            issuer_merchant_id=shop_b.merchant.pk, pending_days=0,
+        )  # fmt: skip
+        record_sale(
+            merchant=shop_b.merchant, external_id="B-1", occurred_at=None, total="1.00",
+            payments=[PaymentLine("points", "1.00")], member=member,
+        )  # fmt: skip
+    connection.set_schema_to_public()
+    api = Api(
+        host_of("mall-a"), login(Api(host_of("mall-a")), "merchant", "a-cashier")["access_token"]
+    )
+    today = timezone.localdate()
+    lines = api.get(f"/api/merchant/v1/clearing/lines?merchant_id={shop_b.merchant.pk}").json()
+    assert lines["results"] == []
+    start = today - dt.timedelta(days=1)
+    position = api.get(
+        f"/api/merchant/v1/clearing/position?start={start}&end={today}"
+        f"&merchant_id={shop_b.merchant.pk}"
+    ).json()
+    assert (position["merchant_name"], position["net_amount"], position["points_issued"]) == (
+        "A shop", "0.00", 0,
+    )  # fmt: skip
+    assert shop_a.merchant.pk != shop_b.merchant.pk

@@ -1,5 +1,5 @@
-"""Hypothesis: random sequences of earn, redeem, expire, reverse, adjust and merge keep every
-ledger invariant: postings of every entry sum to zero; each member's balance equals the sum of
+"""Hypothesis: random sequences of earn, redeem, expire, reverse, adjust, merge and forfeit (an
+account closing) keep every ledger invariant: postings of every entry sum to zero; each member's balance equals the sum of
 their postings and of their open lots; no balance is ever negative; retries change nothing."""
 
 import datetime as dt
@@ -30,6 +30,7 @@ operation = st.one_of(
     st.tuples(st.just("advance"), st.integers(1, 200), st.just(0), st.just(0)),
     st.tuples(st.just("merge"), st.just(0), st.integers(1, 2), st.just(0)),
     st.tuples(st.just("retry"), st.just(0), st.just(0), st.just(0)),
+    st.tuples(st.just("forfeit"), st.just(0), st.integers(0, 2), st.just(0)),
 )
 
 
@@ -102,6 +103,18 @@ def test_random_ledger_histories_keep_the_invariants(mall, operations):
                 ledger.merge_member_ledgers(
                     source=members[who], target=members[0], idempotency_key=key
                 )
+            elif kind == "forfeit":
+                # a closing account: the same key again changes nothing, and nothing is left
+                ledger.forfeit_points(
+                    member=member, idempotency_key=f"close:{member.pk}", reason="c"
+                )
+                ledger.forfeit_points(
+                    member=member, idempotency_key=f"close:{member.pk}", reason="c"
+                )
+                if PointsAccount.objects.get(member=member).balance != 0:
+                    # the member earned again after the first close: a new closing forfeits it
+                    ledger.forfeit_points(member=member, idempotency_key=key, reason="c")
+                assert PointsAccount.objects.get(member=member).balance == 0
             elif kind == "retry" and keys:
                 _, args = keys[-1]
                 before = PointsAccount.objects.get(member=args["member"]).balance

@@ -26,6 +26,7 @@ def entry_title(entry: JournalEntry) -> str:
         EntryKind.ADJUST: _("积分调整"),
         EntryKind.REVERSE: _("退款扣回"),
         EntryKind.MERGE: _("账户合并"),
+        EntryKind.FORFEIT: _("注销作废"),
     }
     return titles.get(entry.kind, entry.get_kind_display())
 

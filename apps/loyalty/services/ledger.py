@@ -1,4 +1,4 @@
-"""The points ledger: earn, redeem, expire, adjust, reverse and merge, each an idempotent entry.
+"""The points ledger: earn, redeem, expire, adjust, reverse, merge and forfeit, each an idempotent entry.
 
 Every write locks the member's `PointsAccount` first (locks.py), then looks up its idempotency
 key, so a retry that raced the first attempt waits and then finds the first result. Each entry
@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -349,6 +349,36 @@ def reverse_points(
 
 
 @transaction.atomic
+def forfeit_points(
+    *, member: Member, idempotency_key: str, reason: str, actor: str = ""
+) -> JournalEntry:
+    """Forfeit every point the member holds (their account is closing), pending ones included.
+
+    One balanced entry against the `forfeited` account closes every open lot and leaves the
+    balance at 0; a retry with the same key returns that entry. Raises LedgerKeyConflictError.
+    """
+    request_hash = _hash(op="forfeit", member=member.pk)
+    account = locks.points_account_for_update(member=member)
+    if (done := _replay(idempotency_key, request_hash)) is not None:
+        return done
+    lots = locks.open_lots_for_update(member=member)
+    held = sum(lot.remaining for lot in lots)
+    entry = _entry(
+        kind=EntryKind.FORFEIT,
+        member=member,
+        points=-held,
+        counter=LedgerAccount.FORFEITED,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        reason=reason,
+        actor=actor,
+    )
+    _consume(lots, held, entry)
+    _settle_account(account, entry)
+    return entry
+
+
+@transaction.atomic
 def adjust_points(
     *,
     member: Member,
@@ -504,3 +534,76 @@ def merge_member_ledgers(*, source: Member, target: Member, idempotency_key: str
     _settle_account(target_account, entry)
     move_growth(source=source, target=target, idempotency_key=f"{idempotency_key}:growth")
     return entry
+
+
+@dataclass(frozen=True)
+class LotReturn:
+    """Points given back to the member for one consumed lot, and the lot that now holds them."""
+
+    consumed_lot_id: UUID
+    points: int
+    lot: PointsLot
+
+
+@transaction.atomic
+def return_points(
+    *,
+    member: Member,
+    returns: Sequence[tuple[UUID, int]],
+    idempotency_key: str,
+    source_type: str,
+    source_id: str,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> tuple[JournalEntry, list[LotReturn]]:
+    """Give back redeemed points (a refunded points payment): a `reverse` entry crediting the
+    member against the redeemed account, each return a new lot carrying the consumed lot's
+    source, issuer and earn/expiry dates, so it is funded and expires exactly as before (a
+    returned lot already past its date expires at the next nightly run).
+
+    Raises InvalidPointsError, LedgerKeyConflictError.
+    """
+    total = sum(points for _, points in returns)
+    _check_points(total)
+    if any(points <= 0 for _, points in returns):
+        raise InvalidPointsError("each return must be positive")
+    request_hash = _hash(
+        op="return", member=member.pk, returns=[[str(lot), points] for lot, points in returns],
+        type=source_type, id=source_id,
+    )  # fmt: skip
+    account = locks.points_account_for_update(member=member)
+    if (done := _replay(idempotency_key, request_hash)) is not None:
+        return done, []
+    now = now or timezone.now()
+    consumed = PointsLot.objects.in_bulk([lot for lot, _ in returns])
+    entry = _entry(
+        kind=EntryKind.REVERSE,
+        member=member,
+        points=total,
+        counter=LedgerAccount.REDEEMED,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        reason=reason or "points payment refunded",
+        source_type=source_type,
+        source_id=source_id,
+    )
+    made: list[LotReturn] = []
+    for lot_id, points in returns:
+        original = consumed[lot_id]
+        lot = PointsLot.objects.create(
+            member=member,
+            entry=entry,
+            source=original.source,
+            issuer_merchant_id=original.issuer_merchant_id,
+            original=points,
+            remaining=points,
+            earned_at=original.earned_at,
+            available_at=now,
+            expires_at=original.expires_at,
+        )
+        made.append(LotReturn(consumed_lot_id=lot_id, points=points, lot=lot))
+    LotMovement.objects.bulk_create(
+        [LotMovement(lot=r.lot, entry=entry, amount=r.points) for r in made]
+    )
+    _settle_account(account, entry)
+    return entry, made

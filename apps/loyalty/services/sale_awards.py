@@ -8,7 +8,7 @@ raised the moment the window's growth reaches a threshold, with a `TierChange` r
 but in SQL over arrays and without ORM model building: every member's account locked in one
 statement (primary-key order, so concurrent batches cannot deadlock), the day-cap and window
 sums read in one more, and every row written by one multi-CTE statement. See
-docs/adr/0010-set-based-sale-writer.md. Sales of the same member are applied in the order given.
+docs/adr/0015-set-based-sale-writer.md. Sales of the same member are applied in the order given.
 """
 
 from __future__ import annotations
@@ -171,6 +171,16 @@ def _change_tier(
             reason=reason,
         )
     )
+
+
+def lock_award_accounts(*, member_ids: Sequence[str]) -> None:
+    """Lock the members' accounts the way `award_sales` does (creating missing ones, in key
+    order), for a caller that writes to some of them before the awards (a points payment's
+    redemption): with every account of the batch held first, the later locks are re-entrant and
+    concurrent batches keep one lock order. Call inside `transaction.atomic`."""
+    assert connection.in_atomic_block  # noqa: S101 - a caller bug, not input
+    if member_ids:
+        _lock_accounts(sorted(set(member_ids)), {})
 
 
 def award_sales(awards: Sequence[SaleToAward], *, now: dt.datetime | None = None) -> list[Awarded]:

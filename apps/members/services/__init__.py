@@ -12,7 +12,12 @@ from apps.members.services.auth import (
     send_own_otp,
 )
 from apps.members.services.codes import MemberCode, issue_member_code, resolve_member_code
-from apps.members.services.imports import ImportReport, import_members
+from apps.members.services.imports import (
+    ImportReport,
+    import_member_row,
+    import_members,
+    read_members_file,
+)
 from apps.members.services.members import (
     JoinResult,
     NewIdentity,
@@ -46,6 +51,7 @@ __all__ = [
     "close_own_account",
     "create_member",
     "export_member_data",
+    "import_member_row",
     "import_members",
     "issue_member_code",
     "issue_member_tokens",
@@ -53,6 +59,7 @@ __all__ = [
     "login_with_otp",
     "login_with_wechat",
     "merge_members",
+    "read_members_file",
     "refresh_member_tokens",
     "resolve_member_code",
     "revoke_member_sessions",

@@ -130,22 +130,20 @@ def _check_row(line: int, values: Mapping[str, str]) -> tuple[_Row | None, list[
     return _Row(phone=phone, name=name, birthday=birthday, gender=gender or "", card=card), []
 
 
-def _import_row(line: int, row: _Row, report: ImportReport) -> None:
+def _join(line: int, row: _Row) -> tuple[bool, list[ImportRowError]]:
     phone_holder = selectors.identity_holder(kind=IdentityKind.PHONE, value=row.phone)
     if row.card:
         card_holder = selectors.identity_holder(kind=IdentityKind.CARD, value=row.card)
         if card_holder is not None and (
             phone_holder is None or card_holder.member_id != phone_holder.member_id
         ):
-            report.errors.append(
-                ImportRowError(
-                    row=line,
-                    field="card",
-                    code="members.identity_taken",
-                    message="card number belongs to another member",
-                )
+            error = ImportRowError(
+                row=line,
+                field="card",
+                code="members.identity_taken",
+                message="card number belongs to another member",
             )
-            return
+            return False, [error]
     with transaction.atomic():
         joined = join_member(
             channel=RegistrationChannel.IMPORT,
@@ -155,10 +153,59 @@ def _import_row(line: int, row: _Row, report: ImportReport) -> None:
             birthday=row.birthday,
             gender=row.gender,
         )
-    if joined.created:
-        report.created += 1
-    else:
-        report.existing += 1
+    return joined.created, []
+
+
+def import_member_row(*, line: int, values: Mapping[str, str]) -> tuple[bool, list[ImportRowError]]:
+    """Import one row: (created, errors). No errors and not created: the phone had a member.
+
+    Safe to repeat: a phone that already has a member is left alone.
+    """
+    row, errors = _check_row(line, values)
+    if row is None:
+        return False, errors
+    try:
+        return _join(line, row)
+    except DomainError as exc:
+        return False, [ImportRowError(row=line, field="row", code=exc.code, message=exc.message)]
+
+
+def read_members_file(content: bytes) -> list[tuple[int, dict[str, str]]]:
+    """The file's non-empty rows as (row number, column -> value), the header being row 1.
+
+    Raises ImportInvalidError when the file itself is unusable (encoding, no phone column, too
+    many rows).
+    """
+    if len(content) > MAX_IMPORT_BYTES:
+        raise ImportInvalidError("the file is too large", max_bytes=MAX_IMPORT_BYTES)
+    reader = csv.reader(io.StringIO(_decode(content)))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ImportInvalidError("the file is empty")
+        columns = [_HEADERS.get(name.strip().lower()) for name in header]
+        if "phone" not in columns:
+            raise ImportInvalidError("the file has no phone column", columns=list(_HEADERS))
+        rows = [
+            (line, cells)
+            for line, cells in enumerate(reader, start=2)
+            if any(c.strip() for c in cells)
+        ]
+    except csv.Error as exc:
+        raise ImportInvalidError("the file is not valid CSV", detail=str(exc)) from exc
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise ImportInvalidError("too many rows in one file", max_rows=MAX_IMPORT_ROWS)
+    return [
+        (
+            line,
+            {
+                column: cell.strip()
+                for column, cell in zip(columns, cells, strict=False)
+                if column is not None
+            },
+        )
+        for line, cells in rows
+    ]
 
 
 def import_members(*, content: bytes) -> ImportReport:
@@ -167,35 +214,14 @@ def import_members(*, content: bytes) -> ImportReport:
     Raises ImportInvalidError when the file itself is unusable (encoding, no phone column, too
     many rows).
     """
-    if len(content) > MAX_IMPORT_BYTES:
-        raise ImportInvalidError("the file is too large", max_bytes=MAX_IMPORT_BYTES)
-    reader = csv.reader(io.StringIO(_decode(content)))
-    header = next(reader, None)
-    if header is None:
-        raise ImportInvalidError("the file is empty")
-    columns = [_HEADERS.get(name.strip().lower()) for name in header]
-    if "phone" not in columns:
-        raise ImportInvalidError("the file has no phone column", columns=list(_HEADERS))
-    rows = [
-        (line, cells) for line, cells in enumerate(reader, start=2) if any(c.strip() for c in cells)
-    ]
-    if len(rows) > MAX_IMPORT_ROWS:
-        raise ImportInvalidError("too many rows in one file", max_rows=MAX_IMPORT_ROWS)
+    rows = read_members_file(content)
     report = ImportReport(total=len(rows))
-    for line, cells in rows:
-        values = {
-            column: cell.strip()
-            for column, cell in zip(columns, cells, strict=False)
-            if column is not None
-        }
-        row, errors = _check_row(line, values)
-        if row is None:
+    for line, values in rows:
+        created, errors = import_member_row(line=line, values=values)
+        if errors:
             report.errors.extend(errors)
-            continue
-        try:
-            _import_row(line, row, report)
-        except DomainError as exc:
-            report.errors.append(
-                ImportRowError(row=line, field="row", code=exc.code, message=exc.message)
-            )
+        elif created:
+            report.created += 1
+        else:
+            report.existing += 1
     return report

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.loyalty import selectors as loyalty_selectors
+from apps.loyalty.services import forfeit_points
 from apps.members import events, locks, selectors
 from apps.members.choices import ConsentSource, Gender, MemberStatus
 from apps.members.errors import MemberNotActiveError
@@ -137,7 +138,8 @@ def close_member(*, member: Member, actor: str) -> Member:
     """Close an account: personal data erased, identifiers deleted, consents withdrawn.
 
     The member row stays (anonymised, status closed) because ledger entries, sales and merges
-    refer to it; no ledger row is touched, so balances and the ledger invariants still hold.
+    refer to it. The points left are forfeited by one balanced ledger entry (lots closed,
+    balance 0), so the ledger invariants still hold and nobody can spend them later.
     Members merged into this one are anonymised too. Every session ends.
     Raises MemberNotActiveError.
     """
@@ -163,6 +165,12 @@ def close_member(*, member: Member, actor: str) -> Member:
             person.status_changed_at = now
             fields += ["status", "is_active", "status_changed_at"]
         person.save(update_fields=fields)
+    forfeit_points(
+        member=locked,
+        idempotency_key=f"close:{locked.pk}",
+        reason="account closed",
+        actor=actor,
+    )
     revoke_member_sessions(member=locked)
     events.publish(MemberClosed(member_id=str(locked.pk)))
     logger.info("members.closed", extra={"member_id": str(locked.pk), "actor": actor})

@@ -1,7 +1,13 @@
 """Write use cases of the sales app: `sales` (record and refund, the one path of every till),
 `receipts` (receipt points), `imports` (CSV) and `preview` (rule preview and backtest)."""
 
-from apps.sales.services.imports import ImportReport, import_sales
+from apps.sales.services.imports import (
+    ImportReport,
+    import_sale_row,
+    import_sales,
+    read_sales_file,
+    row_error,
+)
 from apps.sales.services.preview import (
     BacktestResult,
     backtest_rules,
@@ -40,12 +46,15 @@ __all__ = [
     "clean_sale",
     "draft_rule",
     "find_rules",
+    "import_sale_row",
     "import_sales",
     "parse_money",
     "preview_sale",
+    "read_sales_file",
     "record_sale",
     "record_sales",
     "refund_sale",
     "reject_receipt",
+    "row_error",
     "submit_receipt",
 ]

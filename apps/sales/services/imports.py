@@ -108,8 +108,9 @@ def _payments(value: str, total: str) -> list[PaymentLine]:
     return lines
 
 
-def _record_row(merchant: Merchant, row: Mapping[str, str], actor: str) -> bool:
-    """Record one row; True when it was new."""
+def import_sale_row(*, merchant: Merchant, row: Mapping[str, str], actor: str = "") -> bool:
+    """Record one row of a file through `record_sale`; True when it was new, False when the
+    same sale was already recorded. Raises the DomainError of the bad field."""
     total = row.get("total", "").strip()
     member_no, phone = row.get("member_no", "").strip(), row.get("phone", "").strip()
     member_ref = MemberRef(member_no=member_no or None, phone=phone or None)
@@ -129,8 +130,8 @@ def _record_row(merchant: Merchant, row: Mapping[str, str], actor: str) -> bool:
     return result.created
 
 
-def import_sales(*, merchant: Merchant, content: bytes, actor: str = "") -> ImportReport:
-    """Record every good row of a CSV file for one merchant; report the bad ones.
+def read_sales_file(content: bytes) -> list[tuple[int, dict[str, str]]]:
+    """The file's non-empty rows as (row number, header -> value), the header being row 1.
 
     Raises ImportInvalidError for a file that cannot be read at all.
     """
@@ -157,21 +158,32 @@ def import_sales(*, merchant: Merchant, content: bytes, actor: str = "") -> Impo
         raise ImportInvalidError("the file is not valid CSV", detail=str(exc)) from exc
     if len(rows) > MAX_IMPORT_ROWS:
         raise ImportInvalidError("too many rows", max_rows=MAX_IMPORT_ROWS, rows=len(rows))
+    return [
+        (number, {name: value for name, value in zip(columns, values, strict=False) if name})
+        for number, values in rows
+    ]
+
+
+def row_error(number: int, exc: DomainError) -> ImportRowError:
+    """The report line of a row a service refused."""
+    return ImportRowError(
+        row=number, field=str(exc.extra.get("field", "")), code=exc.code, message=exc.message
+    )
+
+
+def import_sales(*, merchant: Merchant, content: bytes, actor: str = "") -> ImportReport:
+    """Record every good row of a CSV file for one merchant; report the bad ones.
+
+    Raises ImportInvalidError for a file that cannot be read at all.
+    """
+    rows = read_sales_file(content)
     report = ImportReport(total=len(rows))
-    for number, values in rows:
-        row = {name: value for name, value in zip(columns, values, strict=False) if name}
+    for number, row in rows:
         try:
-            if _record_row(merchant, row, actor):
+            if import_sale_row(merchant=merchant, row=row, actor=actor):
                 report.created += 1
             else:
                 report.replayed += 1
         except DomainError as exc:
-            report.errors.append(
-                ImportRowError(
-                    row=number,
-                    field=str(exc.extra.get("field", "")),
-                    code=exc.code,
-                    message=exc.message,
-                )
-            )
+            report.errors.append(row_error(number, exc))
     return report

@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from apps.loyalty.choices import RuleStatus
-from apps.loyalty.models import EarningRule, Tier
+from apps.loyalty import selectors as loyalty_selectors
 from apps.loyalty.selectors import list_tiers, points_summary, rules_in_force
 from apps.loyalty.services.earning import EarnQuote, backtest, earned_on_day, local_day, quote_sale
 from apps.members.models import Member
@@ -21,6 +21,9 @@ from apps.merchants.models import Merchant
 from apps.sales import selectors
 from apps.sales.errors import SaleInvalidError
 from apps.sales.services.sales import ItemLine, PaymentLine, clean_sale
+
+if TYPE_CHECKING:  # annotations only: the rules are read through loyalty's selectors
+    from apps.loyalty.models import EarningRule, Tier
 
 BACKTEST_MAX_DAYS = 90
 BACKTEST_MAX_SALES = 200_000
@@ -43,7 +46,7 @@ class BacktestResult:
 
 def find_rules(rule_ids: Sequence[uuid.UUID]) -> list[EarningRule]:
     """Rules by id, in the order asked. Raises SaleInvalidError naming the unknown ones."""
-    found = {rule.pk: rule for rule in EarningRule.objects.filter(pk__in=list(rule_ids))}
+    found = loyalty_selectors.rules_by_id(rule_ids=rule_ids)
     missing = [str(rule_id) for rule_id in rule_ids if rule_id not in found]
     if missing:
         raise SaleInvalidError("unknown earning rules", field="rule_ids", missing=missing)
@@ -52,7 +55,7 @@ def find_rules(rule_ids: Sequence[uuid.UUID]) -> list[EarningRule]:
 
 def draft_rule(**fields: object) -> EarningRule:
     """An unsaved rule from the editor's fields, for a preview or backtest only."""
-    return EarningRule(status=RuleStatus.DRAFT, effective_from=timezone.localdate(), **fields)
+    return loyalty_selectors.draft_rule(**fields)
 
 
 def _with_changes(

@@ -24,6 +24,7 @@ from typing import Any, cast
 from django.db import transaction
 from django.utils import timezone
 
+from apps.clearing.services import clear_points_payment, clear_points_refund
 from apps.loyalty.services.earning import (
     SaleFacts,
     eligible_amount,
@@ -32,7 +33,7 @@ from apps.loyalty.services.earning import (
 )
 from apps.loyalty.services.earning import SaleItem as FactItem
 from apps.loyalty.services.earning import SalePayment as FactPayment
-from apps.loyalty.services.sale_awards import SaleToAward, award_sales
+from apps.loyalty.services.sale_awards import SaleToAward, award_sales, lock_award_accounts
 from apps.members.choices import MemberStatus, RegistrationChannel
 from apps.members.errors import MemberNotActiveError, MemberNotFoundError
 from apps.members.models import Member
@@ -49,6 +50,7 @@ from apps.sales.errors import (
     TotalMismatchError,
 )
 from apps.sales.models import Refund, Sale, SaleItem, SalePayment
+from apps.settlement.services.split import SaleToSplit, write_refund_split, write_sales_split
 from atrium.crypto import keyed_hash
 from atrium.errors import DomainError, IdempotencyConflictError
 from atrium.events import DomainEvent, publish_many
@@ -134,6 +136,10 @@ class CleanSale:
     total: Decimal
     payments: tuple[CleanPayment, ...]
     items: tuple[CleanItem, ...]
+
+    @property
+    def points_paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments if p.method == PaymentMethod.POINTS), CENT * 0)
 
     def facts(self, merchant: Merchant) -> SaleFacts:
         return SaleFacts(
@@ -410,6 +416,10 @@ def record_sale(
     return result
 
 
+class _Refused(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Rolls back a single call's transaction after its sale was refused."""
+
+
 @dataclass
 class _Planned:
     """A new sale on its way to the database (the writer's per-sale state)."""
@@ -463,7 +473,7 @@ def record_sales(
     The one writer of sales (`record_sale` is a batch of one). Set-based: every sale key locked
     in one statement, the recorded ones read in one, the members' awards by
     `loyalty.award_sales`, then sales, payments and items in one statement and the events in one
-    (docs/adr/0010-set-based-sale-writer.md). Two sales of one member are applied in order; a
+    (docs/adr/0015-set-based-sale-writer.md). Two sales of one member are applied in order; a
     sale whose external id came earlier in the same batch replays it (or conflicts).
     """
     now = now or timezone.now()
@@ -477,8 +487,13 @@ def record_sales(
             continue
         planned.append(_Planned(index, sale, request, request_hash, member_key))
     if planned:
-        with transaction.atomic():
-            _write_sales(merchant, planned, results, now)
+        try:
+            with transaction.atomic():
+                _write_sales(merchant, planned, results, now)
+                if len(requests) == 1 and isinstance(results[0], DomainError):
+                    raise _Refused  # a single call refused: nothing it wrote on the way stays
+        except _Refused:
+            pass
     assert all(result is not None for result in results)  # noqa: S101 - every sale answered
     return cast(list[SaleResult | DomainError], results)
 
@@ -537,6 +552,9 @@ def _write_sales(
         new.append(p)
     if not new:
         return
+    new = _clear_points_payments(merchant, new, results)
+    if not new:
+        return
     member_sales = [p for p in new if p.buyer is not None]
     awards = award_sales(
         [
@@ -576,14 +594,55 @@ def _write_sales(
             )
         )  # fmt: skip
     _insert_sales(new, now)
-    # Rows that belong to each new sale (settlement lines, points-as-payment redemptions) are
-    # written here, after the sale rows exist and before the events: see _insert_sales' note.
-    publish_many(published)
     for p in new:
         assert p.row is not None  # noqa: S101 - set above
         p.row._state.adding = False
         p.row._state.db = transaction.get_connection().alias
+    # The new sales' settlement lines, in one insert, now that the sale rows exist.
+    write_sales_split(
+        sales=[
+            SaleToSplit(sale=p.row, payments=p.sale.payments, items=p.sale.items)
+            for p in new
+            if p.row is not None
+        ]
+    )
+    publish_many(published)
+    for p in new:
+        assert p.row is not None  # noqa: S101 - set above
         results[p.index] = SaleResult(sale=p.row, created=True)
+
+
+def _clear_points_payments(
+    merchant: Merchant,
+    new: list[_Planned],
+    results: list[SaleResult | DomainError | None],
+) -> list[_Planned]:
+    """Redeem and clear the points payments of the new sales (`clearing.clear_points_payment`),
+    after the sale-key locks and before the awards; the sales still to write are returned.
+
+    The batch's member accounts are locked first, in key order (as `award_sales` locks them),
+    and the redemptions run in member-key order, a member's sales in batch order. A sale that
+    clearing refuses (no member, points not whole, not enough points) is answered with that
+    error; its redemption ran in a savepoint, so nothing of it is left.
+    """
+    paying = [p for p in new if p.sale.points_paid != 0]
+    if not paying:
+        return new
+    lock_award_accounts(member_ids=[str(p.buyer.pk) for p in new if p.buyer is not None])
+    refused: set[int] = set()
+    for p in sorted(paying, key=lambda p: (str(p.buyer.pk) if p.buyer else "", p.index)):
+        assert p.row is not None  # noqa: S101 - set by the caller
+        try:
+            clear_points_payment(
+                member=p.buyer, merchant=merchant, amount=p.sale.points_paid, sale_id=p.row.pk,
+                idempotency_key=f"points-payment:{merchant.pk}:{p.sale.external_id}",
+                occurred_at=p.row.occurred_at,
+            )  # fmt: skip
+        except DomainError as exc:
+            results[p.index] = exc
+            p.row = None  # a later sale of the batch with its external id is refused the same way
+            refused.add(p.index)
+    return [p for p in new if p.index not in refused]
 
 
 def _replay(done: Sale | None, done_hash: str, request_hash: str, external_id: str) -> SaleResult:
@@ -736,6 +795,12 @@ def refund_sale(
         points = proportional_share(sale.points_earned, sale.refunded_total, refunding, sale.total)
         growth = proportional_share(sale.growth_earned, sale.refunded_total, refunding, sale.total)
         holder = surviving_member(sale.member) if sale.member is not None else None
+        # Give back the refunded share of a points payment and reverse its clearing lines.
+        clear_points_refund(
+            member=holder, sale_id=sale.pk, sale_total=sale.total,
+            refunded_before=sale.refunded_total, refunding=refunding, refund_id=refund_id,
+            idempotency_key=f"points-refund:{sale.pk}:{refund_id}", occurred_at=timezone.now(),
+        )  # fmt: skip
         refund = Refund(
             sale=sale, refund_id=refund_id, amount=refunding, points_requested=points, actor=actor
         )
@@ -751,6 +816,7 @@ def refund_sale(
             refund.growth_reversed = reversal.growth_reversed
             refund.points_balance = reversal.balance
         refund.save(force_insert=True)
+        write_refund_split(refund=refund, sale=sale)
         sale.refunded_total += refunding
         sale.points_reversed += refund.points_reversed
         sale.growth_reversed += refund.growth_reversed

@@ -79,7 +79,10 @@ TENANT_APPS = [
     "apps.members",
     "apps.loyalty",
     "apps.sales",
+    "apps.imports",
     "apps.settlement",
+    "apps.clearing",
+    "apps.reconciliation",
     "apps.console",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -234,6 +237,15 @@ WECHAT_APP_ID = env.str("WECHAT_APP_ID", default="")
 WECHAT_APP_SECRET = env.str("WECHAT_APP_SECRET", default="")
 WECHAT_API_BASE = env.str("WECHAT_API_BASE", default="https://api.weixin.qq.com")
 WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=5.0)
+
+# Alipay (integrations/alipay): the mall's app that pays merchants by royalty settle. Empty app
+# id: every statement is paid through the bank transfer file. Keys come from the environment.
+ALIPAY_APP_ID = env.str("ALIPAY_APP_ID", default="")
+ALIPAY_APP_PRIVATE_KEY = env.str("ALIPAY_APP_PRIVATE_KEY", default="", multiline=True)
+ALIPAY_PUBLIC_KEY = env.str("ALIPAY_PUBLIC_KEY", default="", multiline=True)
+ALIPAY_GATEWAY = env.str("ALIPAY_GATEWAY", default="https://openapi.alipay.com/gateway.do")
+# Settlement: an issued statement the merchant leaves unanswered is confirmed after this many days.
+SETTLEMENT_AUTO_CONFIRM_DAYS = env.int("SETTLEMENT_AUTO_CONFIRM_DAYS", default=7)
 
 from atrium.settings.celery import *  # noqa: E402,F403
 from atrium.settings.realtime import *  # noqa: E402,F403

@@ -34,6 +34,7 @@ CELERY_TASK_ROUTES = {
     "atrium.outbox.relay": {"queue": "outbox"},
     "atrium.*": {"queue": "default"},
     "loyalty.*": {"queue": "default"},
+    "imports.*": {"queue": "default"},
 }
 CELERY_TASK_QUEUES = {
     name: {"exchange": name, "routing_key": name} for name in ("default", "outbox")
@@ -66,6 +67,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "atrium.fan_out",
         "schedule": crontab(hour=2, minute=30),
         "kwargs": {"task_name": "loyalty.evaluate_tiers", "spread_seconds": 1800.0},
+    },
+    # Hourly, so each mall closes soon after its own midnight whatever its time zone; a run
+    # closes only periods that ended before the tenant's today, so re-runs change nothing.
+    "settlement-close-periods": {
+        "task": "atrium.fan_out",
+        "schedule": crontab(minute=5),
+        "kwargs": {"task_name": "settlement.close_periods", "spread_seconds": 900.0},
     },
     "outbox-prune": {
         "task": "atrium.fan_out",

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.accounts.choices import StaffRole
@@ -14,8 +15,9 @@ from apps.accounts.models import StaffUser
 from apps.accounts.services import invite_staff
 from apps.members.models import Member
 from apps.members.services import create_member
-from apps.merchants.models import Merchant
-from apps.merchants.services import create_merchant
+from apps.merchants.models import Contract, Merchant
+from apps.merchants.services import create_contract, create_merchant
+from apps.settlement.services.rules import create_rule, publish_rule
 from tenants.models import Tenant
 from tenants.services import onboard_tenant
 
@@ -28,6 +30,15 @@ DEMO_MERCHANTS = (
     ("盒马鲜生 Freshippo", "supermarket", "B1-01"),
 )
 DEMO_MEMBERS = ("王小明", "李华", "张伟", "刘洋", "陈静")
+# Contract terms per demo merchant (kind, commission rate, monthly rent, guaranteed minimum).
+DEMO_CONTRACTS = (
+    ("concession", "0.1000", "0", "0"),
+    ("concession", "0.1800", "0", "0"),
+    ("guaranteed_minimum", "0.0800", "0", "30000.00"),
+    ("rent_plus_commission", "0.0500", "50000.00", "0"),
+    ("fixed_rent", "0", "80000.00", "0"),
+)
+DEMO_FEES = (("alipay", "0.0060"), ("wechat", "0.0060"), ("card", "0.0038"))
 
 
 class Command(BaseCommand):
@@ -70,6 +81,25 @@ class Command(BaseCommand):
                         role=StaffRole.MARKETING,
                         password=password,
                     )
+            if not Contract.objects.exists():
+                today = timezone.localdate()
+                by_name = {m.name: m for m in Merchant.objects.all()}
+                for (name, _, _), (kind, rate, rent, minimum) in zip(
+                    DEMO_MERCHANTS, DEMO_CONTRACTS, strict=True
+                ):
+                    if name in by_name:
+                        create_contract(
+                            merchant=by_name[name],
+                            kind=kind,
+                            commission_rate=rate,
+                            rent_amount=rent,
+                            minimum_amount=minimum,
+                            effective_from=today,
+                        )
+                for method, rate in DEMO_FEES:
+                    values = {"name": f"{method} fee", "kind": "channel_fee", "rate": rate}
+                    draft = create_rule(values={**values, "payment_method": method})
+                    publish_rule(rule=draft)
             if not Member.objects.exists():
                 for name in DEMO_MEMBERS:
                     create_member(display_name=name)

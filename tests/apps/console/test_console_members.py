@@ -11,6 +11,8 @@ from django_tenants.utils import tenant_context
 
 from apps.accounts.choices import StaffRole
 from apps.accounts.services import invite_staff
+from apps.imports.models import ImportJob
+from apps.imports.services import run_import
 from apps.loyalty.models import AdjustmentRequest, EarningRule, JournalEntry, Tier
 from apps.members.models import Member
 from apps.members.services import NewIdentity, join_member
@@ -156,6 +158,7 @@ def test_a_member_of_mall_b_is_not_found_from_mall_a(staff_browser, mall_b):
         (StaffRole.MARKETING, "/console/adjustments/"),
         (StaffRole.MARKETING, "/console/receipts/"),
         (StaffRole.FINANCE, "/console/members/import/"),
+        (StaffRole.FINANCE, "/console/imports/"),
         (StaffRole.CUSTOMER_SERVICE, "/console/program/tiers/gold/"),
         (StaffRole.CUSTOMER_SERVICE, "/console/program/tiers/new/"),
     ],
@@ -237,19 +240,64 @@ def test_csv_import_reports_every_bad_row(staff_browser, mall_a):
         "手机号,姓名,生日\n13800138000,王芳,1990-05-01\n12345,坏号码,\n13900139000,李雷,不是日期\n"
     )
 
-    response = staff_browser("owner").post(
+    owner = staff_browser("owner")
+    response = owner.post(
         "/console/members/import/",
         {"file": SimpleUploadedFile("m.csv", csv.encode(), content_type="text/csv")},
     )
-    body = text(response)
+    job = in_schema(mall_a, lambda: ImportJob.objects.get())
+    queued = owner.get(response["Location"])
+    in_schema(mall_a, lambda: run_import(job_id=job.pk))
+    page = owner.get(f"/console/imports/{job.pk}/")
+    progress = owner.get(f"/console/imports/{job.pk}/progress/").json()
+    report = owner.get(f"/console/imports/{job.pk}/errors.csv")
+    body = text(page)
 
-    assert response.status_code == 200
+    assert (response.status_code, response["Location"]) == (302, f"/console/imports/{job.pk}/")
+    assert 'data-testid="import-status" data-status="queued"' in text(queued)
+    assert 'src="/static/atrium/import_job.js"' in text(queued)
     assert re.search(r'data-testid="import-total">3<', body)
-    assert re.search(r'data-testid="import-created">1<', body)
-    assert re.search(r'data-testid="import-failed">2<', body)
+    assert re.search(r'data-testid="import-succeeded"[^>]*>1<', body)
+    assert re.search(r'data-testid="import-failed"[^>]*>2<', body)
     rows = re.findall(r'<td class="right num">(\d+)</td><td class="mono">(\w+)</td>', body)
     assert rows == [("3", "phone"), ("4", "birthday")]
+    assert progress == {
+        "status": "done", "status_label": "已完成", "finished": True, "total_rows": 3,
+        "processed": 3, "succeeded": 1, "failed": 2, "percent": 100,
+    }  # fmt: skip
+    assert report["Content-Type"] == "text/csv"
+    assert report.content.decode("utf-8-sig").splitlines() == [
+        "row,field,code,message",
+        "3,phone,members.phone_invalid,not a mainland China mobile number",
+        "4,birthday,members.profile_invalid,birthday is not a date (YYYY-MM-DD)",
+    ]
     assert in_schema(mall_a, lambda: Member.objects.count()) == 1
+
+
+def test_an_import_job_is_shown_only_to_roles_that_may_run_its_kind(
+    staff_browser, mall_a, make_merchant
+):
+    shop = make_merchant(mall_a, name="Tea House")
+    owner = staff_browser("owner")
+    response = owner.post(
+        "/console/imports/",
+        {
+            "kind": "sales",
+            "merchant": str(shop.merchant.pk),
+            "file": SimpleUploadedFile("s.csv", b"external_id,occurred_at,total\n"),
+        },
+    )
+    job = in_schema(mall_a, lambda: ImportJob.objects.get())
+    service = staff_browser(StaffRole.CUSTOMER_SERVICE)
+
+    assert (response.status_code, job.kind, job.merchant_id) == (302, "sales", shop.merchant.pk)
+    for path in ("", "progress/", "errors.csv"):
+        assert service.get(f"/console/imports/{job.pk}/{path}").status_code == 403
+    assert owner.get(f"/console/imports/{job.pk}/errors.csv").status_code == 200
+    assert "s.csv" not in text(service.get("/console/imports/"))
+    assert "s.csv" in text(owner.get("/console/imports/"))
+    missing = owner.get("/console/imports/00000000-0000-0000-0000-000000000000/progress/")
+    assert missing.status_code == 404
 
 
 def test_an_unusable_file_is_refused_with_a_sentence(staff_browser, mall_a):

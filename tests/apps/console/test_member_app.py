@@ -14,6 +14,7 @@ from apps.members.auth import authenticate_member_token
 from apps.members.models import Member, MemberConsent
 from apps.members.services import join_member, resolve_member_code
 from apps.sales.models import Receipt
+from apps.sales.services import PaymentLine, record_sale
 from atrium.models import AuthSession
 from integrations.sms.client import memory_outbox
 from tests.conftest import host_of
@@ -265,8 +266,13 @@ def test_the_page_hands_out_short_lived_tokens_of_its_own_session(member_browser
     assert sessions == 1
 
 
-def test_summary_json_reports_the_points(member_browser, mall_a):
+def _standing_text(html):
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_summary_json_reports_the_points_and_the_tier_card(member_browser, mall_a, make_merchant):
     member = the_member(mall_a)
+    shop = make_merchant(mall_a, name="Tea House")
     in_schema(
         mall_a,
         lambda: adjust_points(
@@ -275,7 +281,16 @@ def test_summary_json_reports_the_points(member_browser, mall_a):
     )
 
     data = member_browser.get("/m/summary.json").json()
+    in_schema(
+        mall_a,
+        lambda: record_sale(
+            merchant=shop.merchant, external_id="S-1", occurred_at=timezone.now(),
+            total="268.00", payments=[PaymentLine("wechat", "268.00")], member=member,
+        ),
+    )  # fmt: skip
+    after_sale = member_browser.get("/m/summary.json").json()
 
+    standing = data.pop("standing_html")
     assert data == {
         "balance": 30,
         "spendable": 30,
@@ -283,7 +298,14 @@ def test_summary_json_reports_the_points(member_browser, mall_a):
         "expiring_soon": 0,
         "growth": 0,
         "tier": "普卡",
+        "tier_rank": 1,
     }
+    assert 'data-testid="tier-growth">成长值 0<' in standing
+    assert "再获得 2000 成长值即可升级为银卡。" in _standing_text(standing)
+    standing = after_sale.pop("standing_html")
+    assert (after_sale["balance"], after_sale["growth"], after_sale["tier"]) == (298, 268, "普卡")
+    assert 'data-testid="tier-growth">成长值 268<' in standing
+    assert "再获得 1732 成长值即可升级为银卡。" in _standing_text(standing)
 
 
 def test_check_in_awards_points_once_a_day(member_browser, mall_a):

@@ -208,3 +208,45 @@ def test_summary_reports_points_expiring_within_30_days(member):
     _earn(member, 5, "later", at=timezone.now())
     summary = points_summary(member=member)
     assert (summary.balance, summary.spendable, summary.expiring_soon) == (15, 15, 10)
+
+
+def test_forfeiting_closes_every_lot_pending_ones_too_once(member):
+    _earn(member, 120, "f1", at=NOW - dt.timedelta(days=40))
+    _earn(member, 50, "f2", pending_days=7)  # still in its return window
+    ledger.redeem_points(member=member, points=30, idempotency_key="f3", now=NOW)
+
+    entry = ledger.forfeit_points(
+        member=member, idempotency_key="close:m", reason="account closed", actor="member:self"
+    )
+    again = ledger.forfeit_points(
+        member=member, idempotency_key="close:m", reason="account closed", actor="member:self"
+    )
+
+    assert (again.pk, entry.kind, entry.points) == (entry.pk, "forfeit", -140)
+    assert sorted(Posting.objects.filter(entry=entry).values_list("account", "amount")) == [
+        ("forfeited", 140),
+        ("member", -140),
+    ]
+    assert sorted(LotMovement.objects.filter(entry=entry).values_list("amount", flat=True)) == [
+        -90,
+        -50,
+    ]
+    assert list(PointsLot.objects.filter(member=member).values_list("remaining", flat=True)) == [
+        0,
+        0,
+    ]
+    assert (_balance(member), posted_balance(member=member), open_lots_balance(member=member)) == (
+        0,
+        0,
+        0,
+    )
+    assert JournalEntry.objects.filter(member=member, kind="forfeit").count() == 1
+
+
+def test_forfeiting_nothing_records_an_empty_entry(member):
+    entry = ledger.forfeit_points(member=member, idempotency_key="close:e", reason="closed")
+    assert (entry.points, Posting.objects.filter(entry=entry).count(), _balance(member)) == (
+        0,
+        0,
+        0,
+    )

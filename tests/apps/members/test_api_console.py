@@ -3,15 +3,15 @@
 import uuid
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django_tenants.utils import tenant_context
 
 from apps.accounts.choices import StaffRole
+from apps.imports.models import ImportJob
 from apps.members.choices import IdentityKind, RegistrationChannel
 from apps.members.models import Member, MemberIdentity, MemberMerge
 from apps.members.selectors import find_member
 from apps.members.services import NewIdentity, join_member
+from tests.apps.imports.jobs import import_file, upload
 from tests.apps.members.conftest import OTHER_PHONE, PHONE, in_schema
 
 
@@ -196,18 +196,10 @@ def test_merge_needs_the_manage_permission(mall_a, staff_api):
 # --- CSV import ------------------------------------------------------------------------------
 
 
-def _upload(api, content, name="members.csv"):
-    return api.client.post(
-        "/api/console/v1/members/imports",
-        {"file": SimpleUploadedFile(name, content, content_type="text/csv")},
-        HTTP_AUTHORIZATION=f"Bearer {api.token}",
-    )
-
-
-def _import(api, content):
-    response = _upload(api, content)
-    connection.set_schema_to_public()
-    return response
+def _import(api, mall, content):
+    job, errors = import_file(api, mall, "members", content, name="members.csv")
+    counts = (job["status"], job["total_rows"], job["processed"], job["succeeded"], job["failed"])
+    return counts, errors
 
 
 def test_import_creates_members_and_reports_bad_rows(mall_a, console_a):
@@ -222,11 +214,10 @@ def test_import_creates_members_and_reports_bad_rows(mall_a, console_a):
         "13500135000,卡号重复,,,VIP-1\n"
         ",,,,\n"
     ).encode()
-    response = _import(console_a, csv)
-    body = response.json()
-    assert response.status_code == 200, body
-    assert (body["total"], body["created"], body["existing"], body["failed"]) == (6, 2, 1, 3)
-    assert [(e["row"], e["field"], e["code"]) for e in body["errors"]] == [
+    counts, errors = _import(console_a, mall_a, csv)
+    # 2 new members and 1 existing one succeed; 3 rows fail
+    assert counts == ("done", 6, 6, 3, 3)
+    assert errors == [
         (5, "phone", "members.phone_invalid"),
         (6, "birthday", "members.profile_invalid"),
         (6, "gender", "members.profile_invalid"),
@@ -245,15 +236,14 @@ def test_import_creates_members_and_reports_bad_rows(mall_a, console_a):
         assert Member.objects.get(pk=existing.pk).name == "老会员"
         assert Member.objects.count() == 3
     # importing the same file again creates nobody twice
-    again = _import(console_a, csv).json()
-    assert (again["created"], again["existing"], again["failed"]) == (0, 3, 3)
+    again, _ = _import(console_a, mall_a, csv)
+    assert again == ("done", 6, 6, 3, 3)
     assert in_schema(mall_a, Member.objects.count) == 3
 
 
 def test_import_reads_gb18030_and_english_headers(mall_a, console_a):
     csv = "phone,name,birthday\n13800138000,王芳,19900501\n".encode("gb18030")
-    body = _import(console_a, csv).json()
-    assert (body["created"], body["errors"]) == (1, [])
+    assert _import(console_a, mall_a, csv) == (("done", 1, 1, 1, 0), [])
     assert in_schema(mall_a, lambda: find_member(phone=PHONE).name) == "王芳"
 
 
@@ -262,12 +252,13 @@ def test_import_reads_gb18030_and_english_headers(mall_a, console_a):
     [b"", b"name,birthday\nWang,1990-01-01\n", b"\xff\xfe\x00\x00garbage\x81"],
 )
 def test_unusable_files_are_refused_whole(mall_a, console_a, content):
-    response = _import(console_a, content)
+    response = upload(console_a, "members", content)
     assert (response.status_code, response.json()["code"]) == (400, "members.import_invalid")
+    assert in_schema(mall_a, ImportJob.objects.count) == 0
     assert in_schema(mall_a, Member.objects.count) == 0
 
 
 def test_import_needs_the_manage_permission(mall_a, staff_api):
-    response = _import(staff_api(StaffRole.FINANCE), b"phone\n13800138000\n")
+    response = upload(staff_api(StaffRole.FINANCE), "members", b"phone\n13800138000\n")
     assert (response.status_code, response.json()["code"]) == (403, "auth.forbidden")
     assert in_schema(mall_a, Member.objects.count) == 0

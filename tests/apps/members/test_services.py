@@ -330,10 +330,21 @@ def test_closing_erases_personal_data_and_keeps_the_ledger(in_mall_a):
     assert (
         AuthSession.objects.filter(subject_id=str(member.pk), revoked_at__isnull=True).count() == 0
     )
-    # the ledger is untouched and consistent
-    assert JournalEntry.objects.filter(member=member).count() == entries_before
-    assert loyalty_selectors.posted_balance(member=member) == 80
-    assert loyalty_selectors.open_lots_balance(member=member) == 80
+    # the 80 points left are forfeited by one balanced entry: the ledger stays consistent
+    assert JournalEntry.objects.filter(member=member).count() == entries_before + 1
+    forfeit = JournalEntry.objects.get(member=member, kind="forfeit")
+    assert (forfeit.points, forfeit.idempotency_key, forfeit.actor) == (
+        -80,
+        f"close:{member.pk}",
+        "member:self",
+    )
+    assert sorted(forfeit.postings.values_list("account", "amount")) == [
+        ("forfeited", 80),
+        ("member", -80),
+    ]
+    assert loyalty_selectors.posted_balance(member=member) == 0
+    assert loyalty_selectors.open_lots_balance(member=member) == 0
+    assert loyalty_selectors.points_summary(member=member).balance == 0
     # the phone is free: the same person may join again as a new member
     again = join_member(channel=RegistrationChannel.APP, phone=PHONE)
     assert again.created is True

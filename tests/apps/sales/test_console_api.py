@@ -5,35 +5,20 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.accounts.choices import StaffRole
 from apps.accounts.services import invite_staff
+from apps.imports.models import ImportJob
 from apps.loyalty.choices import RuleKind, RuleStatus
 from apps.loyalty.models import EarningRule
 from apps.sales.models import Sale
+from tests.apps.imports.jobs import import_file, upload
 from tests.apps.sales.conftest import HOST_A, Pos, in_schema, sale_body, table_counts
 from tests.conftest import PASSWORD, Api, login
 
 SALES = "/api/console/v1/sales"
-
-
-def _upload(console, path, content: bytes, **fields):
-    client = Client(HTTP_HOST=HOST_A)
-    upload = _file(content)
-    response = client.post(
-        path, {**fields, "file": upload}, HTTP_AUTHORIZATION=f"Bearer {console.token}"
-    )
-    connection.set_schema_to_public()
-    return response
-
-
-def _file(content: bytes):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    return SimpleUploadedFile("sales.csv", content, content_type="text/csv")
 
 
 # --- listing ------------------------------------------------------------------------------------
@@ -91,7 +76,7 @@ def test_finance_may_list_sales_but_not_import_them(mall_a, shop):
     finance = api.as_token(login(api, "console", "fin")["access_token"])
     assert finance.get(SALES).status_code == 200
     content = b"external_id,occurred_at,total\nX-1,2026-01-01 10:00,1.00\n"
-    refused = _upload(finance, f"{SALES}/import", content, merchant_id=str(shop.merchant.pk))
+    refused = upload(finance, "sales", content, merchant_id=str(shop.merchant.pk))
     assert (refused.status_code, refused.json()["code"]) == (403, "auth.forbidden")
     assert in_schema(mall_a, Sale.objects.count) == 0
 
@@ -112,16 +97,11 @@ def test_csv_import_records_good_rows_and_reports_bad_ones(console_a, shop, memb
         f"bad/id,{when},10.00,,,\n"
         "\n"
     ).encode("gb18030")
-    response = _upload(console_a, f"{SALES}/import", content, merchant_id=str(shop.merchant.pk))
-    assert response.status_code == 200, response.content
-    report = response.json()
-    assert (report["total"], report["created"], report["replayed"], report["failed"]) == (
-        7,
-        2,
-        0,
-        5,
+    job, errors = import_file(
+        console_a, mall_a, "sales", content, merchant_id=str(shop.merchant.pk)
     )
-    assert [(e["row"], e["field"], e["code"]) for e in report["errors"]] == [
+    assert (job["status"], job["total_rows"], job["succeeded"], job["failed"]) == ("done", 7, 2, 5)
+    assert errors == [
         (4, "total", "sales.invalid_amount"),
         (5, "", "sales.total_mismatch"),
         (6, "occurred_at", "sales.invalid"),
@@ -137,8 +117,10 @@ def test_csv_import_records_good_rows_and_reports_bad_ones(console_a, shop, memb
         )
         assert imported["IMP-2"].eligible_amount == Decimal("30.00")
     connection.set_schema_to_public()
-    again = _upload(console_a, f"{SALES}/import", content, merchant_id=str(shop.merchant.pk))
-    assert (again.json()["created"], again.json()["replayed"]) == (0, 2)
+    again, _ = import_file(console_a, mall_a, "sales", content, merchant_id=str(shop.merchant.pk))
+    # the two good rows were recorded already: they succeed again and nothing is recorded twice
+    assert (again["succeeded"], again["failed"]) == (2, 5)
+    assert in_schema(mall_a, lambda: Sale.objects.filter(channel="import").count()) == 2
 
 
 @pytest.mark.parametrize(
@@ -151,16 +133,17 @@ def test_csv_import_records_good_rows_and_reports_bad_ones(console_a, shop, memb
 )
 def test_an_unreadable_import_is_refused_whole(console_a, shop, mall_a, content, code):
     counts = table_counts(mall_a)
-    response = _upload(console_a, f"{SALES}/import", content, merchant_id=str(shop.merchant.pk))
+    response = upload(console_a, "sales", content, merchant_id=str(shop.merchant.pk))
     assert (response.status_code, response.json()["code"]) == (400, code)
     assert table_counts(mall_a) == counts
+    assert in_schema(mall_a, ImportJob.objects.count) == 0
 
 
 def test_an_import_for_an_unknown_merchant_is_404(console_a, mall_a):
     counts = table_counts(mall_a)
-    response = _upload(
+    response = upload(
         console_a,
-        f"{SALES}/import",
+        "sales",
         b"external_id,occurred_at,total\n",
         merchant_id="00000000-0000-0000-0000-000000000000",
     )

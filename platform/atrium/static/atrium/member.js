@@ -1,7 +1,7 @@
 // The member app's home: a fresh member code every minute, and points that land live.
 // Hand-written on purpose (no library): fetch the next code when this one expires, and keep a
-// websocket to /ws/member/ that refreshes the points card when a `loyalty.points_changed`
-// event arrives. Everything degrades to the server-rendered page without JavaScript.
+// websocket to /ws/member/ that refreshes the points card, the tier chip and the tier card
+// (growth, gap to the next tier) when a `loyalty.points_changed` event arrives. Everything degrades to the server-rendered page without JavaScript.
 (function () {
   "use strict";
 
@@ -82,6 +82,15 @@
       ["balance", "spendable", "pending", "expiring_soon"].forEach(function (name) {
         setField(name, summary[name]);
       });
+      var chip = document.querySelector("[data-tier-chip]");
+      if (chip && summary.tier) {
+        chip.textContent = summary.tier;
+        chip.dataset.rank = String(summary.tier_rank);
+      }
+      var standing = document.getElementById("standing");
+      if (standing && typeof summary.standing_html === "string") {
+        standing.innerHTML = summary.standing_html; // our own template, rendered by the server
+      }
     }).catch(function () {});
   };
 

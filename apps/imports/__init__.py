@@ -1,0 +1,2 @@
+"""CSV imports run as background jobs: members and sales files, with progress and a per-row
+error report."""

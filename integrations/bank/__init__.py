@@ -1,0 +1,1 @@
+"""Banks: the batch transfer file for payouts the payment rail cannot carry."""
