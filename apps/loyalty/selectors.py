@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
@@ -66,6 +68,56 @@ def settings_changed(schema: str) -> None:
     """The change committed: cache again from the next read."""
     _settings_dirty.discard(schema)
     _settings_cache.pop(schema, None)
+
+
+# Tiers and rules in force, per process, for the sale writer (read on every sale, changed
+# rarely): kept a few seconds like the settings; a change in this process drops them at once and
+# stops caching the schema until it commits (signals in apps.py), other processes see it within
+# PROGRAM_CACHE_SECONDS.
+PROGRAM_CACHE_SECONDS = 10.0
+_program_cache: dict[tuple[str, Any, str], tuple[float, Any]] = {}
+_program_dirty: set[str] = set()
+
+
+def _cached(name: str, load: Callable[[], Any]) -> Any:
+    schema = current_schema()
+    key = (schema, getattr(getattr(connection, "tenant", None), "pk", None), name)
+    hit = _program_cache.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    value = load()
+    if schema not in _program_dirty:
+        _program_cache[key] = (time.monotonic() + PROGRAM_CACHE_SECONDS, value)
+    return value
+
+
+def _forget_program(schema: str) -> None:
+    for key in [key for key in _program_cache if key[0] == schema]:
+        _program_cache.pop(key, None)
+
+
+def program_changing() -> None:
+    """A tier or rule is being written: drop this schema's copies and cache nothing of it until
+    the transaction commits."""
+    schema = current_schema()
+    _program_dirty.add(schema)
+    _forget_program(schema)
+
+    def changed() -> None:
+        _program_dirty.discard(schema)
+        _forget_program(schema)
+
+    transaction.on_commit(changed)
+
+
+def tiers_by_rank() -> list[Tier]:
+    """Tiers from lowest to highest (cached a few seconds; treat as read-only)."""
+    return list(_cached("tiers", lambda: list(list_tiers())))
+
+
+def cached_rules_in_force(day: dt.date) -> list[EarningRule]:
+    """`rules_in_force(day)` cached a few seconds (treat the rules as read-only)."""
+    return list(_cached(f"rules:{day.isoformat()}", lambda: list(rules_in_force(day))))
 
 
 def list_tiers() -> QuerySet[Tier]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
@@ -51,6 +52,13 @@ def member_by_identity(*, kind: str, raw_value: str) -> Member | None:
     """The active member holding an identifier (normalized here). Raises IdentityInvalidError."""
     identity = identity_holder(kind=kind, value=normalize_identity(kind, raw_value))
     return surviving_member(identity.member) if identity is not None else None
+
+
+def members_by_number(member_nos: Iterable[str]) -> dict[str, Member]:
+    """Members by member number (normalized as `find_member` does), in one query; merged ones
+    are returned as they are (pass them to `surviving_member`)."""
+    wanted = {member_no.strip().upper() for member_no in member_nos}
+    return {m.member_no: m for m in Member.objects.filter(member_no__in=wanted)} if wanted else {}
 
 
 def find_member(

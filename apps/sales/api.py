@@ -165,36 +165,52 @@ def _error_out(code: str, message: str, **extra: Any) -> ErrorOut:
     return ErrorOut(code=code, message=message, extra=extra)
 
 
-def _batch_item(index: int, raw: Any, merchant: Merchant, actor: str) -> BatchItemOut:
-    given = raw.get("external_id") if isinstance(raw, dict) else None
-    external_id = given if isinstance(given, str) else None
+def _batch_request(raw: Any, actor: str) -> services.SaleRequest | ErrorOut:
+    """One batch entry as a sale request, or the error that makes it invalid."""
     if not isinstance(raw, dict):
         errors = [{"loc": [], "msg": "a sale must be an object"}]
-        error = _error_out("request.invalid", "the sale is not valid", errors=errors)
-        return BatchItemOut(index=index, external_id=None, status="failed", error=error)
+        return _error_out("request.invalid", "the sale is not valid", errors=errors)
     try:
         payload = SaleIn.model_validate(raw)
-        result = services.record_sale(
-            merchant=merchant, external_id=payload.external_id, occurred_at=payload.occurred_at,
-            total=payload.total, payments=_payments(payload.payments), items=_items(payload.items),
-            member_ref=_member_ref(payload.member), channel=Channel.POS, actor=actor,
-        )  # fmt: skip
     except ValidationError as exc:
         errors = [
             {"loc": [str(part) for part in error["loc"]], "msg": error["msg"]}
             for error in exc.errors()
         ]
-        error = _error_out("request.invalid", "the sale is not valid", errors=errors)
-        return BatchItemOut(index=index, external_id=external_id, status="failed", error=error)
-    except DomainError as exc:
-        error = _error_out(exc.code, exc.message, **exc.extra)
-        return BatchItemOut(index=index, external_id=external_id, status="failed", error=error)
-    return BatchItemOut(
-        index=index,
-        external_id=external_id,
-        status="created" if result.created else "replayed",
-        result=_result_out(result),
-    )
+        return _error_out("request.invalid", "the sale is not valid", errors=errors)
+    return services.SaleRequest(
+        external_id=payload.external_id, occurred_at=payload.occurred_at, total=payload.total,
+        payments=_payments(payload.payments), items=_items(payload.items),
+        member_ref=_member_ref(payload.member), channel=Channel.POS, actor=actor,
+    )  # fmt: skip
+
+
+def _batch_items(raws: list[Any], merchant: Merchant, actor: str) -> list[BatchItemOut]:
+    """Every batch entry's outcome, in order: the valid ones recorded together."""
+    prepared = [_batch_request(raw, actor) for raw in raws]
+    requests = [p for p in prepared if isinstance(p, services.SaleRequest)]
+    recorded = iter(services.record_sales(merchant=merchant, requests=requests))
+    results = []
+    for index, (raw, entry) in enumerate(zip(raws, prepared, strict=True)):
+        given = raw.get("external_id") if isinstance(raw, dict) else None
+        external_id = given if isinstance(given, str) else None
+        outcome = next(recorded) if isinstance(entry, services.SaleRequest) else entry
+        if isinstance(outcome, ErrorOut):
+            item = BatchItemOut(
+                index=index, external_id=external_id, status="failed", error=outcome
+            )
+        elif isinstance(outcome, DomainError):
+            error = _error_out(outcome.code, outcome.message, **outcome.extra)
+            item = BatchItemOut(index=index, external_id=external_id, status="failed", error=error)
+        else:
+            item = BatchItemOut(
+                index=index,
+                external_id=external_id,
+                status="created" if outcome.created else "replayed",
+                result=_result_out(outcome),
+            )
+        results.append(item)
+    return results
 
 
 def _local_start(day: dt.date | None) -> dt.datetime | None:
@@ -220,13 +236,11 @@ def create_sale(request: HttpRequest, payload: SaleIn) -> Status[SaleResultOut]:
 
 @integration_router.post("/sales/batch", response={200: BatchOut, ERROR_CODES: ErrorOut})
 def create_sales_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
-    """Record up to 500 sales, each on its own: per-sale results and errors, in order."""
+    """Record up to 500 sales, each on its own: per-sale results and errors, in order (the valid
+    ones in one transaction, set-based)."""
     principal = _machine(request)
     actor = f"api_key:{principal.api_key.pk}"
-    results = [
-        _batch_item(index, raw, principal.merchant, actor)
-        for index, raw in enumerate(payload.sales)
-    ]
+    results = _batch_items(list(payload.sales), principal.merchant, actor)
     counts = {
         s: sum(1 for r in results if r.status == s) for s in ("created", "replayed", "failed")
     }

@@ -46,13 +46,15 @@ class MemberRefIn(BaseModel):
     member_no: str | None = Field(default=None, max_length=20)
 
 
-class PaymentIn(Schema):
+# The sale bodies are plain pydantic models: ninja's `Schema` wraps every value in a getter
+# that reads attributes of anything, several times slower on the batch endpoint's 500 sales.
+class PaymentIn(BaseModel):
     method: PaymentMethod
     amount: Money
     trade_no: str = Field(default="", max_length=64, description="the payment channel's trade no.")
 
 
-class ItemIn(Schema):
+class ItemIn(BaseModel):
     sku: str = Field(default="", max_length=64)
     name: str = Field(default="", max_length=200)
     category: str = Field(default="", max_length=64)
@@ -60,7 +62,7 @@ class ItemIn(Schema):
     amount: Money
 
 
-class SaleIn(Schema):
+class SaleIn(BaseModel):
     external_id: ExternalId
     occurred_at: dt.datetime = Field(
         description="ISO 8601; without an offset it is read in the mall's time zone"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from django.db.models import Prefetch, QuerySet
 
@@ -17,6 +17,21 @@ from apps.members.models import Member
 from apps.merchants.models import Merchant
 from apps.sales.errors import ReceiptNotFoundError, SaleNotFoundError
 from apps.sales.models import Receipt, Refund, Sale, SaleItem, SalePayment
+
+
+def recorded_sale_hashes(
+    *, merchant: Merchant, external_ids: Sequence[str]
+) -> dict[str, tuple[uuid.UUID, str]]:
+    """external id -> (sale id, request hash) of this merchant's sales among `external_ids`."""
+    rows = Sale.objects.filter(merchant=merchant, external_id__in=set(external_ids)).values_list(
+        "external_id", "id", "request_hash"
+    )
+    return {external_id: (sale_id, request_hash) for external_id, sale_id, request_hash in rows}
+
+
+def sales_by_id(*, sale_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Sale]:
+    """Sales by id (the writer's replays)."""
+    return {sale.pk: sale for sale in Sale.objects.filter(pk__in=list(sale_ids))}
 
 
 def _with_lines(queryset: QuerySet[Sale]) -> QuerySet[Sale]:

@@ -6,6 +6,7 @@ Each app declares its events in its own `events.py` (subclasses of `DomainEvent`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
@@ -22,3 +23,8 @@ class DomainEvent:
 def publish(event: DomainEvent) -> None:
     """Write the event to the current tenant's outbox, inside the current transaction."""
     outbox.emit(event.topic, asdict(event))
+
+
+def publish_many(events: Sequence[DomainEvent]) -> None:
+    """Write several events to the current tenant's outbox with one statement, in order."""
+    outbox.emit_many([(event.topic, asdict(event)) for event in events])

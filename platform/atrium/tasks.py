@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 
 from atrium import outbox
 from atrium.celery import app
@@ -46,6 +47,7 @@ def fan_out(
 @app.task(name="atrium.outbox.relay", max_retries=0)
 def relay_outbox() -> dict[str, int]:
     """Deliver this tenant's undelivered outbox events (re-run by the sweep, never retried)."""
+    cache.delete(outbox.relay_queued_key(current_schema()))  # before reading: see enqueue_relay
     result = outbox.relay_pending(limit=settings.OUTBOX_RELAY_BATCH)
     return {"delivered": result.delivered, "failed": result.failed}
 

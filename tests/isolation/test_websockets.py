@@ -18,7 +18,7 @@ from atrium.models import OutboxEvent
 from atrium.outbox import EventEnvelope
 from atrium.realtime import TenantConsumer, push_event
 from tenants.services import suspend_tenant
-from tests.celery_worker import PASSWORD, in_tenant
+from tests.celery_worker import PASSWORD, in_tenant, wait_until
 from tests.realtime import (
     WebsocketCommunicator,
     access_token,
@@ -118,6 +118,14 @@ def test_merchant_and_member_sockets_hear_only_the_events_that_name_them(malls):
         merchant_with_cashier(mall, "Two"),
     )
     member, other_member = new_member(mall, "Lin"), new_member(mall, "Wang")
+    # Their members.joined events are relayed by the worker before any socket opens.
+    wait_until(
+        lambda: (
+            not in_tenant(
+                mall, lambda: OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
+            )
+        )
+    )
     cashier_token = access_token(mall, subject_kind=SubjectKind.STAFF, subject_id=cashier.pk)
     member_token = access_token(mall, subject_kind=SubjectKind.MEMBER, subject_id=member.pk)
     not_theirs = {"merchant_id": str(other_shop.pk), "member_id": str(other_member.pk)}

@@ -31,7 +31,14 @@ from django.utils.translation import gettext as _
 from apps.loyalty import locks
 from apps.loyalty.choices import NON_EARNING_METHODS, Behaviour, EntryKind, LotSource, RuleKind
 from apps.loyalty.errors import InvalidPointsError
-from apps.loyalty.models import BehaviourRule, EarningRule, JournalEntry, PointsAccount, Tier
+from apps.loyalty.models import (
+    BehaviourRule,
+    EarningRule,
+    GrowthEntry,
+    JournalEntry,
+    PointsAccount,
+    Tier,
+)
 from apps.loyalty.selectors import program_settings, rules_in_force
 from apps.loyalty.services import growth as growth_service
 from apps.loyalty.services import ledger
@@ -228,7 +235,7 @@ def earned_on_day(*, member: Member, day: dt.date, source_type: str) -> int:
     return int(total or 0)
 
 
-@transaction.atomic(savepoint=False)  # hot path: no savepoint when nested
+@transaction.atomic
 def award_sale(
     *,
     member: Member,
@@ -237,40 +244,29 @@ def award_sale(
     idempotency_key: str,
     now: dt.datetime | None = None,
 ) -> SaleAward:
-    """Credit a sale's points (as a lot issued by its merchant) and growth, at once.
+    """Credit one sale's points (as a lot issued by its merchant) and growth, at once, through
+    the set-based writer (`sale_awards.award_sales`, which `record_sale` uses for every sale).
 
-    Called by `record_sale` inside its transaction. Re-running with the same key changes nothing.
+    Re-running with the same key changes nothing and returns the first award.
     """
+    from apps.loyalty.services.sale_awards import SaleToAward, award_sales
+    from atrium.events import publish_many
+
     account = locks.points_account_for_update(member=member)
-    growth_service.ensure_tier(account)
-    day = local_day(facts.occurred_at)
-    quote = quote_sale(
-        facts=facts,
-        tier=account.tier,
-        earned_today=earned_on_day(member=member, day=day, source_type="sale"),
-    )
-    entry = None
-    if quote.points > 0:
-        entry = ledger.earn_points(
-            member=member,
-            points=quote.points,
-            idempotency_key=f"{idempotency_key}:points",
-            source=LotSource.SALE,
-            source_type="sale",
-            source_id=sale_id,
-            issuer_merchant_id=facts.merchant_id,
-            reason="sale",
-            now=now,
-        )
-    if quote.growth > 0:
-        growth_service.add_growth(
-            member=member, delta=quote.growth, reason="sale", source_type="sale",
-            source_id=sale_id, idempotency_key=f"{idempotency_key}:growth", now=now,
-        )  # fmt: skip
+    entry = JournalEntry.objects.filter(idempotency_key=f"{idempotency_key}:points").first()
+    grown = GrowthEntry.objects.filter(idempotency_key=f"{idempotency_key}:growth").first()
+    if entry is None and grown is None:
+        (awarded,) = award_sales([SaleToAward(member.pk, sale_id, facts, idempotency_key)], now=now)
+        publish_many(awarded.events)
+        entry = JournalEntry.objects.get(pk=awarded.entry_id) if awarded.entry_id else None
+        points, growth, quote = awarded.points, awarded.growth, awarded.quote
+    else:
+        quote = quote_sale(facts=facts, tier=account.tier)
+        points, growth = (entry.points if entry else 0), (grown.delta if grown else 0)
     account = PointsAccount.objects.select_related("tier").get(member=member)
     return SaleAward(
-        points=quote.points,
-        growth=quote.growth,
+        points=points,
+        growth=growth,
         balance=account.balance,
         tier=account.tier.code if account.tier else None,
         entry=entry,

@@ -58,6 +58,16 @@ def _hash(**fields: Any) -> str:
     ).hexdigest()
 
 
+def entry_hash(**fields: Any) -> str:
+    """The request hash of a ledger write (its fields, canonical JSON, SHA-256)."""
+    return _hash(**fields)
+
+
+def check_points(points: int) -> None:
+    """Raises InvalidPointsError unless `points` is a whole number in 1..MAX_POINTS_PER_ENTRY."""
+    _check_points(points)
+
+
 def _check_points(points: int) -> None:
     if (
         isinstance(points, bool)

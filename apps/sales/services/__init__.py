@@ -21,10 +21,12 @@ from apps.sales.services.sales import (
     MemberRef,
     PaymentLine,
     RefundResult,
+    SaleRequest,
     SaleResult,
     clean_sale,
     parse_money,
     record_sale,
+    record_sales,
     refund_sale,
 )
 from atrium.csv_import import ImportRowError
@@ -37,6 +39,7 @@ __all__ = [
     "MemberRef",
     "PaymentLine",
     "RefundResult",
+    "SaleRequest",
     "SaleResult",
     "approve_receipt",
     "backtest_rules",
@@ -49,6 +52,7 @@ __all__ = [
     "preview_sale",
     "read_sales_file",
     "record_sale",
+    "record_sales",
     "refund_sale",
     "reject_receipt",
     "row_error",

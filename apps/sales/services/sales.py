@@ -15,31 +15,32 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.clearing.services import clear_points_payment, clear_points_refund
 from apps.loyalty.services.earning import (
-    SaleAward,
     SaleFacts,
-    award_sale,
     eligible_amount,
     proportional_share,
     reverse_sale_award,
 )
 from apps.loyalty.services.earning import SaleItem as FactItem
 from apps.loyalty.services.earning import SalePayment as FactPayment
+from apps.loyalty.services.sale_awards import SaleToAward, award_sales, lock_award_accounts
 from apps.members.choices import MemberStatus, RegistrationChannel
 from apps.members.errors import MemberNotActiveError, MemberNotFoundError
 from apps.members.models import Member
-from apps.members.selectors import find_member, surviving_member
+from apps.members.selectors import find_member, members_by_number, surviving_member
 from apps.members.services import join_member, resolve_member_code
 from apps.merchants.models import Merchant
-from apps.sales import events, locks
+from apps.sales import events, locks, selectors
 from apps.sales.choices import Channel, MemberRefKind, PaymentMethod, SaleStatus
 from apps.sales.errors import (
     InvalidAmountError,
@@ -49,10 +50,12 @@ from apps.sales.errors import (
     TotalMismatchError,
 )
 from apps.sales.models import Refund, Sale, SaleItem, SalePayment
-from apps.settlement.services.split import write_refund_split, write_sale_split
+from apps.settlement.services.split import SaleToSplit, write_refund_split, write_sales_split
 from atrium.crypto import keyed_hash
-from atrium.errors import IdempotencyConflictError
+from atrium.errors import DomainError, IdempotencyConflictError
+from atrium.events import DomainEvent, publish_many
 from atrium.money import CENT, to_cny
+from atrium.sql import bind_columns, execute_arrays
 
 MAX_MONEY = Decimal("999999999999.99")  # DecimalField(14, 2)
 MAX_QUANTITY = Decimal("999999999.999")
@@ -335,14 +338,6 @@ def _request_hash(
     return keyed_hash(json.dumps(canonical, sort_keys=True, ensure_ascii=False))
 
 
-def _replay(done: Sale, request_hash: str) -> SaleResult:
-    if done.request_hash != request_hash:
-        raise IdempotencyConflictError(
-            "this external_id was already used for a different sale", external_id=done.external_id
-        )
-    return SaleResult(sale=done, created=False)
-
-
 def _buyer(
     *, member_ref: MemberRef | None, member: Member | None, join_by_phone: bool
 ) -> Member | None:
@@ -367,6 +362,22 @@ def _buyer(
     if found is None:
         raise MemberNotFoundError("no member matches", by=kind)
     return found
+
+
+@dataclass(frozen=True)
+class SaleRequest:
+    """One sale as a till sends it (the arguments of `record_sale`, for `record_sales`)."""
+
+    external_id: str
+    occurred_at: dt.datetime | None
+    total: Decimal | str
+    payments: Sequence[PaymentLine]
+    items: Sequence[ItemLine] = ()
+    member_ref: MemberRef | None = None
+    member: Member | None = None
+    channel: str = Channel.POS
+    join_by_phone: bool = True
+    actor: str = ""
 
 
 def record_sale(
@@ -394,107 +405,357 @@ def record_sale(
     MemberCodeExpiredError, MemberCodeReusedError, MemberNotFoundError, MemberNotActiveError,
     PhoneInvalidError.
     """
-    if member_ref is not None and member is not None:
+    request = SaleRequest(
+        external_id=external_id, occurred_at=occurred_at, total=total, payments=payments,
+        items=items, member_ref=member_ref, member=member, channel=channel,
+        join_by_phone=join_by_phone, actor=actor,
+    )  # fmt: skip
+    (result,) = record_sales(merchant=merchant, requests=[request], now=now)
+    if isinstance(result, DomainError):
+        raise result
+    return result
+
+
+class _Refused(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Rolls back a single call's transaction after its sale was refused."""
+
+
+@dataclass
+class _Planned:
+    """A new sale on its way to the database (the writer's per-sale state)."""
+
+    index: int
+    sale: CleanSale
+    request: SaleRequest
+    request_hash: str
+    member_key: tuple[str, str]
+    buyer: Member | None = None
+    row: Sale | None = None
+
+
+def _prepare(
+    merchant: Merchant, request: SaleRequest, now: dt.datetime
+) -> tuple[CleanSale, tuple[str, str], str]:
+    if request.member_ref is not None and request.member is not None:
         raise ValueError("record_sale takes member_ref or member, not both")
-    if channel not in Channel.values:
-        raise ValueError(f"unknown channel {channel!r}")
-    now = now or timezone.now()
+    if request.channel not in Channel.values:
+        raise ValueError(f"unknown channel {request.channel!r}")
     sale = clean_sale(
-        external_id=external_id,
-        occurred_at=occurred_at or now,
-        total=total,
-        payments=payments,
-        items=items,
+        external_id=request.external_id,
+        occurred_at=request.occurred_at or now,
+        total=request.total,
+        payments=request.payments,
+        items=request.items,
         now=now,
     )
-    if member is not None:
-        member_key = (str(MemberRefKind.DIRECT), str(member.pk))
-    elif member_ref is not None:
-        member_key = member_ref.chosen()
+    if request.member is not None:
+        member_key = (str(MemberRefKind.DIRECT), str(request.member.pk))
+    elif request.member_ref is not None:
+        member_key = request.member_ref.chosen()
     else:
         member_key = (str(MemberRefKind.NONE), "")
     request_hash = _request_hash(
         merchant=merchant,
         sale=sale,
-        channel=channel,
+        channel=request.channel,
         member_key=member_key,
-        time_given=occurred_at is not None,
+        time_given=request.occurred_at is not None,
     )
-    with transaction.atomic():
-        locks.sale_key_lock(merchant_id=merchant.pk, external_id=external_id)
-        done = Sale.objects.filter(merchant=merchant, external_id=external_id).first()
-        if done is not None:
-            return _replay(done, request_hash)
-        buyer = _buyer(member_ref=member_ref, member=member, join_by_phone=join_by_phone)
-        if buyer is not None and buyer.status != MemberStatus.ACTIVE:
-            raise MemberNotActiveError("member is not active", status=buyer.status)
-        facts = sale.facts(merchant)
-        row = Sale(
-            merchant=merchant,
-            member=buyer,
-            external_id=external_id,
-            channel=channel,
-            occurred_at=sale.occurred_at,
-            total=sale.total,
-            eligible_amount=to_cny(eligible_amount(facts)),
-            member_ref_kind=member_key[0],
-            request_hash=request_hash,
-            actor=actor,
-        )
-        # Points taken as payment: redeemed and cleared between merchants (apps.clearing).
-        clear_points_payment(
-            member=buyer, merchant=merchant, amount=sale.points_paid, sale_id=row.pk,
-            idempotency_key=f"points-payment:{merchant.pk}:{external_id}",
-            occurred_at=row.occurred_at,
+    return sale, member_key, request_hash
+
+
+def record_sales(
+    *, merchant: Merchant, requests: Sequence[SaleRequest], now: dt.datetime | None = None
+) -> list[SaleResult | DomainError]:
+    """Record many sales of one merchant in one transaction, each on its own: the result of each
+    (as `record_sale` would give it) or the DomainError that refused it, in order.
+
+    The one writer of sales (`record_sale` is a batch of one). Set-based: every sale key locked
+    in one statement, the recorded ones read in one, the members' awards by
+    `loyalty.award_sales`, then sales, payments and items in one statement and the events in one
+    (docs/adr/0015-set-based-sale-writer.md). Two sales of one member are applied in order; a
+    sale whose external id came earlier in the same batch replays it (or conflicts).
+    """
+    now = now or timezone.now()
+    results: list[SaleResult | DomainError | None] = [None] * len(requests)
+    planned: list[_Planned] = []
+    for index, request in enumerate(requests):
+        try:
+            sale, member_key, request_hash = _prepare(merchant, request, now)
+        except DomainError as exc:
+            results[index] = exc
+            continue
+        planned.append(_Planned(index, sale, request, request_hash, member_key))
+    if planned:
+        try:
+            with transaction.atomic():
+                _write_sales(merchant, planned, results, now)
+                if len(requests) == 1 and isinstance(results[0], DomainError):
+                    raise _Refused  # a single call refused: nothing it wrote on the way stays
+        except _Refused:
+            pass
+    assert all(result is not None for result in results)  # noqa: S101 - every sale answered
+    return cast(list[SaleResult | DomainError], results)
+
+
+def _write_sales(
+    merchant: Merchant,
+    planned: list[_Planned],
+    results: list[SaleResult | DomainError | None],
+    now: dt.datetime,
+) -> None:
+    external_ids = [p.sale.external_id for p in planned]
+    locks.sale_keys_lock(merchant_id=merchant.pk, external_ids=external_ids)
+    recorded = selectors.recorded_sale_hashes(merchant=merchant, external_ids=external_ids)
+    replays = {
+        sale_id
+        for p in planned
+        if (found := recorded.get(p.sale.external_id)) is not None and found[1] == p.request_hash
+        for sale_id in (found[0],)
+    }
+    done = selectors.sales_by_id(sale_ids=replays) if replays else {}
+    by_number = members_by_number(
+        p.request.member_ref.chosen()[1]
+        for p in planned
+        if p.member_key[0] == MemberRefKind.MEMBER_NO and p.request.member_ref is not None
+    )
+    new: list[_Planned] = []
+    in_batch: dict[str, _Planned] = {}
+    for p in planned:
+        external_id = p.sale.external_id
+        first = in_batch.get(external_id)
+        try:
+            if (found := recorded.get(external_id)) is not None:
+                results[p.index] = _replay(
+                    done.get(found[0]), found[1], p.request_hash, external_id
+                )
+                continue
+            if first is not None:
+                if first.row is None:  # the first one failed: this one is refused the same way
+                    results[p.index] = results[first.index]
+                else:
+                    results[p.index] = _replay(
+                        first.row, first.request_hash, p.request_hash, external_id
+                    )
+                continue
+            in_batch[external_id] = p
+            p.buyer = _resolve_buyer(p.request, batch=len(planned) > 1, by_number=by_number)
+        except DomainError as exc:
+            results[p.index] = exc
+            continue
+        p.row = Sale(
+            id=uuid.uuid4(), merchant=merchant, member=p.buyer, external_id=external_id,
+            channel=p.request.channel, occurred_at=p.sale.occurred_at, total=p.sale.total,
+            member_ref_kind=p.member_key[0], request_hash=p.request_hash, actor=p.request.actor,
+            created_at=now,
         )  # fmt: skip
-        if buyer is not None:
-            award: SaleAward = award_sale(
-                member=buyer,
-                sale_id=str(row.pk),
-                facts=facts,
-                idempotency_key=f"sale:{merchant.pk}:{external_id}",
+        new.append(p)
+    if not new:
+        return
+    new = _clear_points_payments(merchant, new, results)
+    if not new:
+        return
+    member_sales = [p for p in new if p.buyer is not None]
+    awards = award_sales(
+        [
+            SaleToAward(
+                member_id=p.buyer.pk,
+                sale_id=str(p.row.pk),
+                facts=p.sale.facts(merchant),
+                idempotency_key=f"sale:{merchant.pk}:{p.sale.external_id}",
             )
+            for p in member_sales
+            if p.buyer is not None and p.row is not None
+        ]
+    )
+    awarded = {id(p): award for p, award in zip(member_sales, awards, strict=True)}
+    published: list[DomainEvent] = []
+    for p in new:
+        row = p.row
+        assert row is not None  # noqa: S101 - set above
+        award = awarded.get(id(p))
+        if award is None:
+            row.eligible_amount = to_cny(eligible_amount(p.sale.facts(merchant)))
+        else:
             row.points_earned = award.points
             row.growth_earned = award.growth
             row.points_balance = award.balance
             row.tier_code = award.tier or ""
             row.eligible_amount = to_cny(award.quote.eligible_amount)
-        row.save(force_insert=True)
-        SalePayment.objects.bulk_create(
-            SalePayment(
-                sale=row, position=index, method=p.method, amount=p.amount, trade_no=p.trade_no
-            )
-            for index, p in enumerate(sale.payments)
-        )
-        if sale.items:
-            SaleItem.objects.bulk_create(
-                SaleItem(
-                    sale=row,
-                    position=index,
-                    sku=i.sku,
-                    name=i.name,
-                    category=i.category,
-                    quantity=i.quantity,
-                    amount=i.amount,
-                )
-                for index, i in enumerate(sale.items)
-            )
-        write_sale_split(sale=row, payments=sale.payments, items=sale.items)
-        events.publish(
+            published.extend(award.events)
+        published.append(
             events.SaleRecorded(
-                sale_id=str(row.pk),
-                merchant_id=str(merchant.pk),
-                member_id=str(buyer.pk) if buyer is not None else None,
-                external_id=external_id,
-                channel=channel,
-                occurred_at=row.occurred_at.isoformat(),
-                total=str(row.total),
-                eligible_amount=str(row.eligible_amount),
-                points_earned=row.points_earned,
+                sale_id=str(row.pk), merchant_id=str(merchant.pk),
+                member_id=str(p.buyer.pk) if p.buyer is not None else None,
+                external_id=row.external_id, channel=row.channel,
+                occurred_at=row.occurred_at.isoformat(), total=str(row.total),
+                eligible_amount=str(row.eligible_amount), points_earned=row.points_earned,
                 growth_earned=row.growth_earned,
             )
+        )  # fmt: skip
+    _insert_sales(new, now)
+    for p in new:
+        assert p.row is not None  # noqa: S101 - set above
+        p.row._state.adding = False
+        p.row._state.db = transaction.get_connection().alias
+    # The new sales' settlement lines, in one insert, now that the sale rows exist.
+    write_sales_split(
+        sales=[
+            SaleToSplit(sale=p.row, payments=p.sale.payments, items=p.sale.items)
+            for p in new
+            if p.row is not None
+        ]
+    )
+    publish_many(published)
+    for p in new:
+        assert p.row is not None  # noqa: S101 - set above
+        results[p.index] = SaleResult(sale=p.row, created=True)
+
+
+def _clear_points_payments(
+    merchant: Merchant,
+    new: list[_Planned],
+    results: list[SaleResult | DomainError | None],
+) -> list[_Planned]:
+    """Redeem and clear the points payments of the new sales (`clearing.clear_points_payment`),
+    after the sale-key locks and before the awards; the sales still to write are returned.
+
+    The batch's member accounts are locked first, in key order (as `award_sales` locks them),
+    and the redemptions run in member-key order, a member's sales in batch order. A sale that
+    clearing refuses (no member, points not whole, not enough points) is answered with that
+    error; its redemption ran in a savepoint, so nothing of it is left.
+    """
+    paying = [p for p in new if p.sale.points_paid != 0]
+    if not paying:
+        return new
+    lock_award_accounts(member_ids=[str(p.buyer.pk) for p in new if p.buyer is not None])
+    refused: set[int] = set()
+    for p in sorted(paying, key=lambda p: (str(p.buyer.pk) if p.buyer else "", p.index)):
+        assert p.row is not None  # noqa: S101 - set by the caller
+        try:
+            clear_points_payment(
+                member=p.buyer, merchant=merchant, amount=p.sale.points_paid, sale_id=p.row.pk,
+                idempotency_key=f"points-payment:{merchant.pk}:{p.sale.external_id}",
+                occurred_at=p.row.occurred_at,
+            )  # fmt: skip
+        except DomainError as exc:
+            results[p.index] = exc
+            p.row = None  # a later sale of the batch with its external id is refused the same way
+            refused.add(p.index)
+    return [p for p in new if p.index not in refused]
+
+
+def _replay(done: Sale | None, done_hash: str, request_hash: str, external_id: str) -> SaleResult:
+    if done_hash != request_hash or done is None:
+        raise IdempotencyConflictError(
+            "this external_id was already used for a different sale", external_id=external_id
         )
-    return SaleResult(sale=row, created=True)
+    return SaleResult(sale=done, created=False)
+
+
+def _resolve_buyer(
+    request: SaleRequest, *, batch: bool, by_number: dict[str, Member]
+) -> Member | None:
+    """The active member of a sale (`by_number`: the batch's members by number, read at once).
+    In a batch, a lookup that writes (a consumed code, a member joining at the till) runs in a
+    savepoint, so a sale it refuses leaves nothing behind."""
+    if request.member_ref is not None and request.member_ref.chosen()[0] == MemberRefKind.MEMBER_NO:
+        found = by_number.get(request.member_ref.chosen()[1].upper())
+        buyer = surviving_member(found) if found is not None else None
+        if buyer is None:
+            raise MemberNotFoundError("no member matches", by=str(MemberRefKind.MEMBER_NO))
+        return buyer
+    writes = request.member_ref is not None and request.member_ref.chosen()[0] in (
+        MemberRefKind.CODE,
+        MemberRefKind.PHONE,
+    )
+    if batch and writes:
+        with transaction.atomic():
+            buyer = _buyer(
+                member_ref=request.member_ref, member=request.member,
+                join_by_phone=request.join_by_phone,
+            )  # fmt: skip
+    else:
+        buyer = _buyer(
+            member_ref=request.member_ref, member=request.member,
+            join_by_phone=request.join_by_phone,
+        )  # fmt: skip
+    if buyer is not None and buyer.status != MemberStatus.ACTIVE:
+        raise MemberNotActiveError("member is not active", status=buyer.status)
+    return buyer
+
+
+_INSERT_SALES_SQL = """
+WITH sales AS (
+    INSERT INTO {sale} (id, merchant_id, member_id, external_id, channel, occurred_at, total,
+        eligible_amount, points_earned, growth_earned, points_balance, tier_code, refunded_total,
+        points_reversed, growth_reversed, status, member_ref_kind, request_hash, actor, created_at)
+    SELECT s.id, s.merchant, s.member, s.external_id, s.channel, s.occurred_at, s.total,
+        s.eligible, s.points, s.growth, s.balance, s.tier, 0, 0, 0, %(status)s, s.ref_kind,
+        s.hash, s.actor, %(now)s
+    FROM unnest(%(s_id)b::uuid[], %(s_merchant)b::uuid[], %(s_member)b::uuid[],
+        %(s_external_id)b::text[], %(s_channel)b::text[], %(s_occurred_at)b::timestamptz[],
+        %(s_total)b::numeric[], %(s_eligible)b::numeric[], %(s_points)b::bigint[],
+        %(s_growth)b::bigint[], %(s_balance)b::bigint[], %(s_tier)b::text[],
+        %(s_ref_kind)b::text[], %(s_hash)b::text[], %(s_actor)b::text[])
+        AS s(id, merchant, member, external_id, channel, occurred_at, total, eligible, points,
+             growth, balance, tier, ref_kind, hash, actor)
+    RETURNING id
+), payments AS (
+    INSERT INTO {payment} (sale_id, position, method, amount, trade_no)
+    SELECT * FROM unnest(%(p_sale)b::uuid[], %(p_position)b::smallint[], %(p_method)b::text[],
+        %(p_amount)b::numeric[], %(p_trade_no)b::text[])
+    RETURNING id
+), items AS (
+    INSERT INTO {item} (sale_id, position, sku, name, category, quantity, amount)
+    SELECT * FROM unnest(%(i_sale)b::uuid[], %(i_position)b::smallint[], %(i_sku)b::text[],
+        %(i_name)b::text[], %(i_category)b::text[], %(i_quantity)b::numeric[],
+        %(i_amount)b::numeric[])
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM sales), (SELECT count(*) FROM payments), (SELECT count(*) FROM items)
+"""
+
+
+_SALE_COLUMNS = (
+    "id", "merchant", "member", "external_id", "channel", "occurred_at", "total", "eligible",
+    "points", "growth", "balance", "tier", "ref_kind", "hash", "actor",
+)  # fmt: skip
+
+
+def _insert_sales(new: list[_Planned], now: dt.datetime) -> None:
+    """Sales, payments and items of the new sales in one statement (per-sale rows of other apps
+    that reference a sale, such as settlement lines, go right after this call, in batch form)."""
+    sales: list[tuple[Any, ...]] = []
+    payments: list[tuple[Any, ...]] = []
+    items: list[tuple[Any, ...]] = []
+    for p in new:
+        row = p.row
+        assert row is not None  # noqa: S101 - set by the caller
+        sales.append(
+            (row.pk, row.merchant_id, row.member_id, row.external_id, row.channel,
+             row.occurred_at, row.total, row.eligible_amount, row.points_earned,
+             row.growth_earned, row.points_balance, row.tier_code, row.member_ref_kind,
+             row.request_hash, row.actor)
+        )  # fmt: skip
+        for position, pay in enumerate(p.sale.payments):
+            payments.append((row.pk, position, pay.method, pay.amount, pay.trade_no))
+        for position, item in enumerate(p.sale.items):
+            items.append(
+                (row.pk, position, item.sku, item.name, item.category, item.quantity, item.amount)
+            )
+    params: dict[str, Any] = {"now": now, "status": SaleStatus.RECORDED}
+    params.update(bind_columns("s", _SALE_COLUMNS, sales))
+    params.update(bind_columns("p", ("sale", "position", "method", "amount", "trade_no"), payments))
+    params.update(
+        bind_columns(
+            "i", ("sale", "position", "sku", "name", "category", "quantity", "amount"), items
+        )
+    )
+    sql = _INSERT_SALES_SQL.format(
+        sale=Sale._meta.db_table, payment=SalePayment._meta.db_table, item=SaleItem._meta.db_table
+    )
+    execute_arrays(sql, params)
 
 
 def refund_sale(

@@ -14,8 +14,10 @@ from apps.merchants.services import create_api_key, create_merchant
 from apps.sales.models import Refund, Sale
 from apps.sales.services import (
     PaymentLine,
+    SaleRequest,
     approve_receipt,
     record_sale,
+    record_sales,
     refund_sale,
     submit_receipt,
 )
@@ -151,4 +153,55 @@ def test_concurrent_approvals_of_one_receipt_record_its_sale_once(
         with tenant_context(committed_tenant):
             assert Sale.objects.filter(channel="receipt").count() == 1
             assert PointsAccount.objects.get(member=member).balance == 66
+        connection.set_schema_to_public()
+
+
+def test_concurrent_batches_sharing_new_members_neither_deadlock_nor_lose_points(
+    committed_tenant, django_db_blocker
+):
+    """Eight batches at once, each naming the same ten members (half of them without an account
+    yet) in its own order: accounts are created, then locked, in key order, so no batch
+    deadlocks and every sale counts."""
+    with django_db_blocker.unblock():
+        with tenant_context(committed_tenant):
+            merchant = create_merchant(name="Batch Race Shop")
+            members = [
+                join_member(channel="app", phone=f"1370013{i:04d}", phone_verified=True).member
+                for i in range(10)
+            ]
+            for member in members[::2]:  # half of them have an account already
+                record_sale(
+                    merchant=merchant, external_id=f"BR-first-{member.pk}", occurred_at=None,
+                    total="10.00", payments=[PaymentLine("cash", "10.00")], member=member,
+                )  # fmt: skip
+        connection.set_schema_to_public()
+
+        def batch(index):
+            order = members[index % 10 :] + members[: index % 10]
+            if index % 2:
+                order.reverse()
+            requests = [
+                SaleRequest(
+                    external_id=f"BR-{index}-{k}",
+                    occurred_at=None,
+                    total="10.00",
+                    payments=[PaymentLine("cash", "10.00")],
+                    member=member,
+                )
+                for k, member in enumerate(order)
+            ]
+            with tenant_context(committed_tenant):
+                outcome = record_sales(merchant=merchant, requests=requests)
+            connection.set_schema_to_public()
+            return [getattr(result, "created", result) for result in outcome]
+
+        results = _race(8, batch)
+        assert results == [[True] * 10] * 8
+        with tenant_context(committed_tenant):
+            assert Sale.objects.filter(merchant=merchant).count() == 85
+            for index, member in enumerate(members):
+                points = 90 if index % 2 == 0 else 80
+                account = PointsAccount.objects.get(member=member)
+                assert (account.balance, account.growth) == (points, points)
+                assert posted_balance(member=member) == open_lots_balance(member=member) == points
         connection.set_schema_to_public()

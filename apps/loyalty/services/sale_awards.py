@@ -1,0 +1,400 @@
+"""Set-based sale awards: the points and growth of many sales in a handful of statements.
+
+The one writer of a sale's award (`award_sales`): `record_sale` calls it for one sale, the POS
+batch endpoint for up to 500. It does exactly what `ledger.earn_points` and
+`growth.add_growth` do one sale at a time (a journal entry with two postings, a lot issued by the
+sale's merchant with its movement, a growth entry, the tier set on a member's first sale and
+raised the moment the window's growth reaches a threshold, with a `TierChange` row and events),
+but in SQL over arrays and without ORM model building: every member's account locked in one
+statement (primary-key order, so concurrent batches cannot deadlock), the day-cap and window
+sums read in one more, and every row written by one multi-CTE statement. See
+docs/adr/0015-set-based-sale-writer.md. Sales of the same member are applied in the order given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from apps.loyalty import events
+from apps.loyalty.choices import EntryKind, LedgerAccount, LotSource, RuleKind
+from apps.loyalty.models import (
+    GrowthEntry,
+    JournalEntry,
+    LotMovement,
+    PointsAccount,
+    PointsLot,
+    Posting,
+    Tier,
+    TierChange,
+)
+from apps.loyalty.selectors import cached_rules_in_force, program_settings
+from apps.loyalty.selectors import tiers_by_rank as cached_tiers
+from apps.loyalty.services.earning import EarnQuote, SaleFacts, local_day, quote_sale
+from apps.loyalty.services.growth import window_start
+from apps.loyalty.services.ledger import add_months, check_points, entry_hash
+from atrium.events import DomainEvent
+from atrium.sql import bind_columns, execute_arrays
+
+
+@dataclass(frozen=True)
+class SaleToAward:
+    member_id: uuid.UUID
+    sale_id: str
+    facts: SaleFacts
+    idempotency_key: str  # the entry keys are `<key>:points` and `<key>:growth`
+
+
+@dataclass(frozen=True)
+class Awarded:
+    points: int
+    growth: int
+    balance: int
+    tier: str | None
+    entry_id: uuid.UUID | None
+    quote: EarnQuote
+    events: tuple[DomainEvent, ...]  # to publish in the same transaction, in this order
+
+
+@dataclass
+class _Account:
+    balance: int
+    growth: int
+    tier: Tier | None
+    window: int = 0  # growth inside the tier window (read only when an upgrade is possible)
+    earned: dict[dt.date, int] = field(default_factory=dict)  # points earned per local day
+    tier_changed_at: dt.datetime | None = None
+
+
+@dataclass
+class _Rows:
+    """The rows one call writes, column by column (one array per column)."""
+
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    postings: list[tuple[Any, ...]] = field(default_factory=list)
+    lots: list[tuple[Any, ...]] = field(default_factory=list)
+    growth: list[tuple[Any, ...]] = field(default_factory=list)
+    tier_changes: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _lock_accounts(member_ids: list[str], tiers: dict[int, Tier]) -> dict[str, _Account]:
+    """Lock the members' accounts, creating missing ones first, both in primary-key order.
+
+    Two statements, so that every lock is taken in key order: the missing accounts are inserted
+    (waiting for a concurrent creator of the same account to finish), then all of them are
+    locked by a scan that sees every committed one. Locking the existing accounts first and
+    creating the others after, or locking late arrivals afterwards, deadlocks batches that
+    share new members (tests/apps/sales/test_concurrency.py).
+    """
+    table = PointsAccount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (member_id, balance, growth, updated_at) "  # noqa: S608 - names only
+            "SELECT m, 0, 0, now() FROM unnest(%s::uuid[]) AS m ORDER BY m "
+            "ON CONFLICT (member_id) DO NOTHING",
+            [member_ids],
+        )
+        cursor.execute(
+            f"SELECT member_id::text, balance, growth, tier_id FROM {table} "  # noqa: S608
+            "WHERE member_id = ANY(%s::uuid[]) ORDER BY member_id FOR UPDATE",
+            [member_ids],
+        )
+        rows = cursor.fetchall()
+    return {
+        member: _Account(balance, growth, tiers.get(tier_id) if tier_id is not None else None)
+        for member, balance, growth, tier_id in rows
+    }
+
+
+def _read_sums(
+    accounts: dict[str, _Account],
+    *,
+    capped_days: set[dt.date],
+    window_for: list[str],
+    since: dt.datetime,
+) -> None:
+    """Points earned from sales per local day (only for days with a day cap) and the growth in
+    the tier window (only for members who might move up), read after the accounts are locked."""
+    members = list(accounts)
+    zone = ZoneInfo(settings.TIME_ZONE)
+    with connection.cursor() as cursor:
+        if capped_days:
+            start = min(dt.datetime.combine(d, dt.time.min, tzinfo=zone) for d in capped_days)
+            end = max(dt.datetime.combine(d, dt.time.min, tzinfo=zone) for d in capped_days)
+            cursor.execute(
+                f"SELECT member_id::text, (created_at AT TIME ZONE %s)::date, sum(points) "  # noqa: S608
+                f"FROM {JournalEntry._meta.db_table} WHERE member_id = ANY(%s::uuid[]) "
+                "AND kind = %s AND source_type = 'sale' AND created_at >= %s AND created_at < %s "
+                "GROUP BY 1, 2",
+                [settings.TIME_ZONE, members, EntryKind.EARN, start, end + dt.timedelta(days=1)],
+            )
+            for member, day, points in cursor.fetchall():
+                accounts[member].earned[day] = int(points)
+        if window_for:
+            cursor.execute(
+                f"SELECT member_id::text, sum(delta) FROM {GrowthEntry._meta.db_table} "  # noqa: S608
+                "WHERE member_id = ANY(%s::uuid[]) AND created_at >= %s GROUP BY 1",
+                [window_for, since],
+            )
+            for member, total in cursor.fetchall():
+                accounts[member].window = int(total)
+
+
+def _change_tier(
+    rows: _Rows,
+    published: list[DomainEvent],
+    member: str,
+    account: _Account,
+    tier: Tier,
+    *,
+    reason: str,
+    growth: int,
+    at: dt.datetime,
+) -> None:
+    previous = account.tier
+    rows.tier_changes.append((member, previous.pk if previous else None, tier.pk, reason, growth))
+    account.tier = tier
+    account.tier_changed_at = at
+    published.append(
+        events.TierChanged(
+            member_id=member,
+            from_tier=previous.code if previous else None,
+            to_tier=tier.code,
+            reason=reason,
+        )
+    )
+
+
+def lock_award_accounts(*, member_ids: Sequence[str]) -> None:
+    """Lock the members' accounts the way `award_sales` does (creating missing ones, in key
+    order), for a caller that writes to some of them before the awards (a points payment's
+    redemption): with every account of the batch held first, the later locks are re-entrant and
+    concurrent batches keep one lock order. Call inside `transaction.atomic`."""
+    assert connection.in_atomic_block  # noqa: S101 - a caller bug, not input
+    if member_ids:
+        _lock_accounts(sorted(set(member_ids)), {})
+
+
+def award_sales(awards: Sequence[SaleToAward], *, now: dt.datetime | None = None) -> list[Awarded]:
+    """Credit each sale's points (a lot issued by its merchant) and growth, in the order given.
+
+    Call inside `transaction.atomic`, with every sale new (its caller holds the sale-key lock
+    and checked there is no such sale): the entry keys' unique constraints are the backstop.
+    Returns each sale's award with its events (`TierChanged`, `PointsChanged`), which the
+    caller publishes in the same transaction with its own.
+    """
+    if not awards:
+        return []
+    assert connection.in_atomic_block  # noqa: S101 - a caller bug, not input
+    now = now or timezone.now()
+    tiers_by_rank = cached_tiers()
+    tiers = {tier.pk: tier for tier in tiers_by_rank}
+    member_ids = sorted({str(award.member_id) for award in awards})
+    accounts = _lock_accounts(member_ids, tiers)
+    days = {local_day(award.facts.occurred_at) for award in awards}
+    rules = {day: cached_rules_in_force(day) for day in days}
+    capped_days = {
+        day
+        for day in days
+        if any(r.kind == RuleKind.CAP and r.per_day_cap is not None for r in rules[day])
+    }
+    if capped_days:
+        capped_days.add(local_day(now))  # today's entries count for a sale of today
+    # Growth can only move a member up when the next tier is within reach of all their growth.
+    added: dict[str, int] = {}
+    settings_row = program_settings()
+    for award in awards:
+        member = str(award.member_id)
+        added[member] = added.get(member, 0) + int(award.facts.total * settings_row.growth_per_yuan)
+    window_for = [
+        member
+        for member, account in accounts.items()
+        if any(
+            tier.growth_threshold <= account.growth + added[member]
+            and (account.tier is None or tier.rank > account.tier.rank)
+            for tier in tiers_by_rank[1:]
+        )
+    ]
+    _read_sums(accounts, capped_days=capped_days, window_for=window_for, since=window_start(now))
+    rows = _Rows()
+    published: list[DomainEvent] = []
+    results: list[Awarded] = []
+    today = local_day(now)
+    lowest = tiers_by_rank[0] if tiers_by_rank else None
+    for award in awards:
+        member = str(award.member_id)
+        account = accounts[member]
+        first_event = len(published)
+        if account.tier is None and lowest is not None:
+            _change_tier(
+                rows, published, member, account, lowest, reason="joined",
+                growth=account.growth, at=now,
+            )  # fmt: skip
+        day = local_day(award.facts.occurred_at)
+        quote = quote_sale(
+            facts=award.facts,
+            tier=account.tier,
+            earned_today=account.earned.get(day, 0),
+            rules=rules[day],
+            growth_per_yuan=settings_row.growth_per_yuan,
+        )
+        entry_id = None
+        if quote.points > 0:
+            entry_id = _earn(rows, published, member, account, award, quote.points, now)
+            account.earned[today] = account.earned.get(today, 0) + quote.points
+        if quote.growth > 0:
+            rows.growth.append(
+                (member, quote.growth, "sale", "sale", award.sale_id,
+                 f"{award.idempotency_key}:growth")
+            )  # fmt: skip
+            account.growth += quote.growth
+            account.window += quote.growth
+            if member in window_for:
+                best = max(
+                    (t for t in tiers_by_rank if t.growth_threshold <= account.window),
+                    key=lambda t: t.rank,
+                    default=None,
+                )
+                if best is not None and (account.tier is None or best.rank > account.tier.rank):
+                    _change_tier(
+                        rows, published, member, account, best, reason="upgrade",
+                        growth=account.window, at=now,
+                    )  # fmt: skip
+        results.append(
+            Awarded(
+                points=quote.points,
+                growth=quote.growth,
+                balance=account.balance,
+                tier=account.tier.code if account.tier else None,
+                entry_id=entry_id,
+                quote=quote,
+                events=tuple(published[first_event:]),
+            )
+        )
+    _write(rows, accounts, now)
+    return results
+
+
+def _earn(
+    rows: _Rows,
+    published: list[DomainEvent],
+    member: str,
+    account: _Account,
+    award: SaleToAward,
+    points: int,
+    now: dt.datetime,
+) -> uuid.UUID:
+    """What `ledger.earn_points` writes for a sale: entry, postings, lot and its movement."""
+    check_points(points)
+    settings_row = program_settings()
+    issuer = award.facts.merchant_id
+    entry_id, lot_id = uuid.uuid4(), uuid.uuid4()
+    request_hash = entry_hash(
+        op="earn", member=uuid.UUID(member), points=points, source=LotSource.SALE, type="sale",
+        id=award.sale_id, issuer=issuer,
+    )  # fmt: skip
+    rows.entries.append(
+        (entry_id, EntryKind.EARN, member, points, f"{award.idempotency_key}:points",
+         request_hash, "sale", "sale", award.sale_id, issuer)
+    )  # fmt: skip
+    rows.postings.append((entry_id, LedgerAccount.MEMBER, member, points))
+    rows.postings.append((entry_id, LedgerAccount.ISSUED, None, -points))
+    available = now + dt.timedelta(days=settings_row.pending_days)
+    expires = add_months(now, settings_row.points_validity_months)
+    rows.lots.append(
+        (lot_id, member, entry_id, LotSource.SALE, issuer, points, now, available, expires)
+    )
+    account.balance += points
+    published.append(
+        events.PointsChanged(
+            member_id=member,
+            entry_id=str(entry_id),
+            kind=EntryKind.EARN,
+            points=points,
+            balance=account.balance,
+        )
+    )
+    return entry_id
+
+
+_WRITE_SQL = """
+WITH entries AS (
+    INSERT INTO {entry} (id, kind, member_id, points, idempotency_key, request_hash, reason,
+                         source_type, source_id, merchant_id, actor, created_at)
+    SELECT e.*, '', %(now)s FROM unnest(%(e_id)b::uuid[], %(e_kind)b::text[], %(e_member)b::uuid[],
+        %(e_points)b::bigint[], %(e_key)b::text[], %(e_hash)b::text[], %(e_reason)b::text[],
+        %(e_type)b::text[], %(e_source)b::text[], %(e_merchant)b::uuid[]) AS e
+    RETURNING id
+), postings AS (
+    INSERT INTO {posting} (entry_id, account, member_id, amount)
+    SELECT * FROM unnest(%(p_entry)b::uuid[], %(p_account)b::text[], %(p_member)b::uuid[],
+        %(p_amount)b::bigint[])
+    RETURNING entry_id
+), lots AS (
+    INSERT INTO {lot} (id, member_id, entry_id, source, issuer_merchant_id, original, remaining,
+                       earned_at, available_at, expires_at)
+    SELECT l.id, l.member, l.entry, l.source, l.issuer, l.points, l.points, l.earned, l.available,
+           l.expires
+    FROM unnest(%(l_id)b::uuid[], %(l_member)b::uuid[], %(l_entry)b::uuid[], %(l_source)b::text[],
+        %(l_issuer)b::uuid[], %(l_points)b::bigint[], %(l_earned)b::timestamptz[],
+        %(l_available)b::timestamptz[], %(l_expires)b::timestamptz[])
+        AS l(id, member, entry, source, issuer, points, earned, available, expires)
+    RETURNING id
+), movements AS (
+    INSERT INTO {movement} (lot_id, entry_id, amount)
+    SELECT * FROM unnest(%(l_id)b::uuid[], %(l_entry)b::uuid[], %(l_points)b::bigint[])
+    RETURNING id
+), growth AS (
+    INSERT INTO {growth} (member_id, delta, reason, source_type, source_id, idempotency_key,
+                          created_at)
+    SELECT g.*, %(now)s FROM unnest(%(g_member)b::uuid[], %(g_delta)b::bigint[],
+        %(g_reason)b::text[], %(g_type)b::text[], %(g_source)b::text[], %(g_key)b::text[]) AS g
+    RETURNING id
+), tiers AS (
+    INSERT INTO {tier_change} (member_id, from_tier_id, to_tier_id, reason, growth, created_at)
+    SELECT t.*, %(now)s FROM unnest(%(t_member)b::uuid[], %(t_from)b::bigint[],
+        %(t_to)b::bigint[], %(t_reason)b::text[], %(t_growth)b::bigint[]) AS t
+    RETURNING id
+)
+UPDATE {account} AS a
+SET balance = u.balance, growth = u.growth, tier_id = u.tier,
+    tier_since = coalesce(u.tier_since, a.tier_since), updated_at = %(now)s
+FROM unnest(%(a_member)b::uuid[], %(a_balance)b::bigint[], %(a_growth)b::bigint[],
+    %(a_tier)b::bigint[], %(a_since)b::timestamptz[]) AS u(member, balance, growth, tier, tier_since)
+WHERE a.member_id = u.member
+"""
+
+
+def _write(rows: _Rows, accounts: dict[str, _Account], now: dt.datetime) -> None:
+    sql = _WRITE_SQL.format(
+        entry=JournalEntry._meta.db_table,
+        posting=Posting._meta.db_table,
+        lot=PointsLot._meta.db_table,
+        movement=LotMovement._meta.db_table,
+        growth=GrowthEntry._meta.db_table,
+        tier_change=TierChange._meta.db_table,
+        account=PointsAccount._meta.db_table,
+    )
+    updates = [
+        (member, a.balance, a.growth, a.tier.pk if a.tier else None, a.tier_changed_at)
+        for member, a in accounts.items()
+    ]
+    params: dict[str, Any] = {"now": now}
+    for prefix, names, table in (
+        ("e", "id kind member points key hash reason type source merchant", rows.entries),
+        ("p", "entry account member amount", rows.postings),
+        ("l", "id member entry source issuer points earned available expires", rows.lots),
+        ("g", "member delta reason type source key", rows.growth),
+        ("t", "member from to reason growth", rows.tier_changes),
+        ("a", "member balance growth tier since", updates),
+    ):
+        params.update(bind_columns(prefix, names.split(), table))
+    execute_arrays(sql, params)

@@ -1,0 +1,242 @@
+"""The set-based writer `record_sales`: a batch gives exactly what the same sales recorded one by
+one give (points, growth, balances, tiers, ledger rows, events), sales of one member apply in
+order, a repeated external id inside a batch replays or conflicts, refused sales write nothing."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apps.loyalty.choices import RuleKind, RuleStatus
+from apps.loyalty.models import (
+    EarningRule,
+    GrowthEntry,
+    JournalEntry,
+    LotMovement,
+    PointsAccount,
+    PointsLot,
+    Posting,
+    TierChange,
+)
+from apps.loyalty.selectors import open_lots_balance, posted_balance
+from apps.members.errors import MemberCodeReusedError, MemberNotFoundError
+from apps.members.services import create_member, issue_member_code
+from apps.merchants.services import create_merchant
+from apps.sales.models import Sale, SaleItem, SalePayment
+from apps.sales.services import (
+    ItemLine,
+    MemberRef,
+    PaymentLine,
+    SaleRequest,
+    record_sale,
+    record_sales,
+)
+from atrium.errors import IdempotencyConflictError
+from atrium.models import OutboxEvent
+
+AT = timezone.now() - dt.timedelta(minutes=5)  # today (the seeded base rate starts today)
+
+
+@pytest.fixture
+def mall(mall_a):
+    with tenant_context(mall_a):
+        yield mall_a
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def shop(mall):
+    return create_merchant(name="Writer Shop", business_format="fnb")
+
+
+def _request(external_id, total, member=None, **kw):
+    return SaleRequest(
+        external_id=external_id,
+        occurred_at=kw.pop("occurred_at", timezone.now() - dt.timedelta(minutes=1)),
+        total=total,
+        payments=kw.pop("payments", [PaymentLine("cash", total)]),
+        member=member,
+        **kw,
+    )
+
+
+def _ledger(member):
+    account = PointsAccount.objects.select_related("tier").filter(member=member).first()
+    return (account.balance, account.growth, account.tier.code) if account else None
+
+
+def _check_invariants(members):
+    unbalanced = (
+        Posting.objects.values("entry").annotate(total=Sum("amount")).exclude(total=0).count()
+    )
+    assert unbalanced == 0
+    for member in members:
+        account = PointsAccount.objects.filter(member=member).first()
+        balance = account.balance if account else 0
+        assert balance == posted_balance(member=member) == open_lots_balance(member=member)
+
+
+def test_one_members_sales_in_a_batch_apply_in_order_across_a_tier_upgrade(shop):
+    member = create_member(display_name="climber")
+    results = record_sales(
+        merchant=shop,
+        requests=[
+            _request("U-1", "1500.00", member),
+            _request("U-2", "600.00", member),  # growth 2,100: silver from here on
+            _request("U-3", "100.00", member),  # earns 100 × 1.2
+        ],
+    )
+    assert [(r.created, r.points_earned, r.points_balance, r.tier) for r in results] == [
+        (True, 1500, 1500, "regular"),
+        (True, 600, 2100, "silver"),
+        (True, 120, 2220, "silver"),
+    ]
+    assert _ledger(member) == (2220, 2200, "silver")
+    changes = list(
+        TierChange.objects.filter(member=member)
+        .order_by("created_at", "id")
+        .values_list("from_tier__code", "to_tier__code", "reason", "growth")
+    )
+    assert changes == [(None, "regular", "joined", 0), ("regular", "silver", "upgrade", 2100)]
+    assert list(
+        PointsLot.objects.filter(member=member)
+        .order_by("original")
+        .values_list("original", "remaining", "issuer_merchant_id")
+    ) == [(120, 120, shop.pk), (600, 600, shop.pk), (1500, 1500, shop.pk)]
+    assert LotMovement.objects.filter(lot__member=member).count() == 3
+    assert GrowthEntry.objects.filter(member=member).count() == 3
+    _check_invariants([member])
+    topics = list(
+        OutboxEvent.objects.exclude(topic="members.joined")
+        .order_by("created_at", "id")
+        .values_list("topic", flat=True)
+    )
+    assert topics == [
+        "loyalty.tier_changed",
+        "loyalty.points_changed",
+        "sales.sale_recorded",
+        "loyalty.points_changed",
+        "loyalty.tier_changed",
+        "sales.sale_recorded",
+        "loyalty.points_changed",
+        "sales.sale_recorded",
+    ]
+
+
+def test_a_day_cap_counts_the_sales_earlier_in_the_same_batch(shop):
+    EarningRule.objects.create(
+        name="cap", kind=RuleKind.CAP, status=RuleStatus.PUBLISHED, per_day_cap=250,
+        effective_from=dt.date(2020, 1, 1),
+    )  # fmt: skip
+    member = create_member(display_name="capped")
+    record_sale(
+        merchant=shop, external_id="C-0", occurred_at=None, total="100.00",
+        payments=[PaymentLine("cash", "100.00")], member=member,
+    )  # fmt: skip
+    results = record_sales(
+        merchant=shop,
+        requests=[_request(f"C-{i}", "100.00", member) for i in (1, 2, 3)],
+    )
+    assert [r.points_earned for r in results] == [100, 50, 0]
+    assert [r.growth_earned for r in results] == [100, 100, 100]
+    assert JournalEntry.objects.filter(member=member).aggregate(s=Sum("points"))["s"] == 250
+    _check_invariants([member])
+
+
+def test_a_repeated_external_id_in_a_batch_replays_the_first_or_conflicts(shop):
+    member = create_member(display_name="twice")
+    results = record_sales(
+        merchant=shop,
+        requests=[
+            _request("D-1", "10.00", member, occurred_at=AT),
+            _request("D-1", "10.00", member, occurred_at=AT),
+            _request("D-1", "11.00", member),
+        ],
+    )
+    assert [r.created for r in results[:2]] == [True, False]
+    assert results[1].sale.pk == results[0].sale.pk
+    assert isinstance(results[2], IdempotencyConflictError)
+    assert (Sale.objects.count(), _ledger(member)) == (1, (10, 10, "regular"))
+
+
+def test_refused_sales_in_a_batch_write_nothing_and_the_others_are_recorded(shop):
+    member = create_member(display_name="coded")
+    code = issue_member_code(member=member).code
+    results = record_sales(
+        merchant=shop,
+        requests=[
+            _request("R-1", "20.00", member_ref=MemberRef(code=code)),
+            _request("R-2", "30.00", member_ref=MemberRef(code=code)),  # the code is spent
+            _request("R-3", "40.00", member_ref=MemberRef(member_no="NOSUCH")),
+            _request("R-4", "50.00", items=[ItemLine("50.00", sku="A", category="tea")]),
+        ],
+    )
+    assert results[0].points_earned == 20
+    assert isinstance(results[1], MemberCodeReusedError)
+    assert isinstance(results[2], MemberNotFoundError)
+    assert (results[3].created, results[3].sale.member_id) == (True, None)
+    assert sorted(Sale.objects.values_list("external_id", flat=True)) == ["R-1", "R-4"]
+    assert SalePayment.objects.count() == 2
+    assert list(SaleItem.objects.values_list("sku", "category", "amount")) == [
+        ("A", "tea", Decimal("50.00"))
+    ]
+    assert _ledger(member) == (20, 20, "regular")
+    assert Sale.objects.get(external_id="R-4").eligible_amount == Decimal("50.00")
+
+
+sale = st.tuples(
+    st.integers(0, 2),  # which member (2: no member)
+    st.integers(1, 400_000).map(lambda cents: Decimal(cents) / 100),
+    st.integers(0, 5),  # external id: repeats replay (or conflict when the body differs)
+    st.sampled_from(["cash", "coupon"]),
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sales=st.lists(sale, min_size=1, max_size=12))
+def test_a_batch_equals_the_same_sales_recorded_one_by_one(shop, sales):
+    def run(prefix):
+        members = [create_member(display_name=f"{prefix}{i}") for i in range(2)]
+        requests = [
+            _request(
+                f"{prefix}-{ext}",
+                str(total),
+                members[who] if who < 2 else None,
+                occurred_at=AT,
+                payments=[
+                    PaymentLine("cash", str(total - total // 4)),
+                    PaymentLine(method, str(total // 4)),
+                ]
+                if total // 4
+                else [PaymentLine("cash", str(total))],
+            )
+            for who, total, ext, method in sales
+        ]
+        return members, requests
+
+    batch_members, batch = run("b")
+    single_members, singles = run("s")
+    together = record_sales(merchant=shop, requests=batch)
+    alone = [record_sales(merchant=shop, requests=[request])[0] for request in singles]
+
+    def outcome(result):
+        if isinstance(result, Exception):
+            return type(result).__name__
+        s = result.sale
+        return (result.created, s.total, s.eligible_amount, s.points_earned, s.growth_earned,
+                s.points_balance, s.tier_code)  # fmt: skip
+
+    assert [outcome(r) for r in together] == [outcome(r) for r in alone]
+    assert [_ledger(m) for m in batch_members] == [_ledger(m) for m in single_members]
+    assert [TierChange.objects.filter(member=m).count() for m in batch_members] == [
+        TierChange.objects.filter(member=m).count() for m in single_members
+    ]
+    _check_invariants(batch_members + single_members)
