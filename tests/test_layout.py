@@ -45,3 +45,18 @@ def test_tenant_owned_apps_are_tenant_apps():
     }
     assert tenant_labels <= set(settings.TENANT_APPS)
     assert {"tenants", "provider", "billing", "django.contrib.auth"} <= set(settings.SHARED_APPS)
+
+
+def test_no_test_flushes_the_shared_malls():
+    """A transactional test (`django_db` with `transaction` on) truncates every table after it runs,
+    the public tenants included, and every later test that needs the two shared malls fails, in
+    whatever order the run happens to take. Tests that need committed data use the
+    `committed_tenant` fixture instead (a tenant of their own, dropped afterwards)."""
+    tests = Path(__file__).parent
+    marker = "transaction" + "=True"  # not spelled out, or this file would match itself
+    offenders = sorted(
+        str(path.relative_to(tests))
+        for path in tests.rglob("*.py")
+        if marker in path.read_text(encoding="utf-8")
+    )
+    assert offenders == []
