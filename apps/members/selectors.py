@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
@@ -14,6 +15,7 @@ from apps.members.errors import MemberNotFoundError
 from apps.members.identities import identity_hash, mask_identity, normalize_identity
 from apps.members.models import Member, MemberConsent, MemberIdentity, MemberMerge
 from atrium.crypto import decrypt
+from atrium.sql import Statement
 
 # A merge chain longer than this would be a bug; stop rather than loop.
 _MAX_MERGE_HOPS = 16
@@ -52,6 +54,24 @@ def member_by_identity(*, kind: str, raw_value: str) -> Member | None:
     """The active member holding an identifier (normalized here). Raises IdentityInvalidError."""
     identity = identity_holder(kind=kind, value=normalize_identity(kind, raw_value))
     return surviving_member(identity.member) if identity is not None else None
+
+
+def members_by_number_statement(member_nos: Iterable[str]) -> Statement:
+    """`members_by_number` as a statement for `atrium.sql.run_statements`; its rows go to
+    `members_from_rows`."""
+    columns = ", ".join(f.column for f in Member._meta.concrete_fields)
+    return Statement(
+        f"SELECT {columns} FROM {Member._meta.db_table} "  # noqa: S608 - names only
+        "WHERE member_no = ANY(%(n)s::text[])",
+        {"n": sorted({member_no.strip().upper() for member_no in member_nos})},
+    )
+
+
+def members_from_rows(rows: Iterable[tuple[Any, ...]]) -> dict[str, Member]:
+    """Members by number from the rows of `members_by_number_statement`."""
+    names = [f.attname for f in Member._meta.concrete_fields]
+    members = (Member.from_db("default", names, row) for row in rows)
+    return {member.member_no: member for member in members}
 
 
 def members_by_number(member_nos: Iterable[str]) -> dict[str, Member]:

@@ -16,6 +16,7 @@ from django.db import connection
 from apps.merchants.models import Merchant
 from apps.sales.errors import ReceiptNotFoundError, SaleNotFoundError
 from apps.sales.models import Receipt, Sale
+from atrium.sql import Statement
 from atrium.tenancy import current_schema
 
 
@@ -24,21 +25,19 @@ def _sale_key(merchant_id: uuid.UUID, external_id: str) -> int:
     return int.from_bytes(digest.digest()[:8], "big", signed=True)
 
 
-def sale_keys_lock(*, merchant_id: uuid.UUID, external_ids: Sequence[str]) -> None:
+def sale_keys_lock_statement(*, merchant_id: uuid.UUID, external_ids: Sequence[str]) -> Statement:
     """`sale_key_lock` for many sales in one statement, taken in key order (two batches sharing
-    sales cannot deadlock). Call inside `transaction.atomic`, before any member account lock."""
+    sales cannot deadlock): run it inside `transaction.atomic`, before any member account lock
+    and before reading the sales it guards (a later statement, so that it sees what the lock
+    waited for)."""
     keys = sorted({_sale_key(merchant_id, external_id) for external_id in external_ids})
-    if not keys:
-        return
-    with connection.cursor() as cursor:
-        if len(keys) == 1:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [keys[0]])
-        else:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) WITH ORDINALITY AS "
-                "t(k, n) ORDER BY n",
-                [keys],
-            )
+    if len(keys) == 1:
+        return Statement("SELECT pg_advisory_xact_lock(%(k)s::bigint)", {"k": keys[0]})
+    return Statement(
+        "SELECT pg_advisory_xact_lock(k) FROM unnest(%(k)s::bigint[]) WITH ORDINALITY AS "
+        "t(k, n) ORDER BY n",
+        {"k": keys},
+    )
 
 
 def sale_key_lock(*, merchant_id: uuid.UUID, external_id: str) -> None:

@@ -86,7 +86,8 @@ class PortalSaleIn(Schema):
     items: list[ItemIn] = Field(default_factory=list, max_length=200)
 
 
-class SaleResultOut(Schema):
+# Answers of the sale endpoints are plain pydantic models too (a batch answers 500 of them).
+class SaleResultOut(BaseModel):
     sale_id: uuid.UUID
     external_id: str
     member_id: uuid.UUID | None
@@ -112,7 +113,7 @@ class BatchIn(Schema):
     )
 
 
-class BatchItemOut(Schema):
+class BatchItemOut(BaseModel):
     index: int
     external_id: str | None
     status: Literal["created", "replayed", "failed"]
@@ -120,7 +121,7 @@ class BatchItemOut(Schema):
     error: ErrorOut | None = None
 
 
-class BatchOut(Schema):
+class BatchOut(BaseModel):
     created: int
     replayed: int
     failed: int

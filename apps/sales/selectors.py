@@ -17,15 +17,23 @@ from apps.members.models import Member
 from apps.merchants.models import Merchant
 from apps.sales.errors import ReceiptNotFoundError, SaleNotFoundError
 from apps.sales.models import Receipt, Refund, Sale, SaleItem, SalePayment
+from atrium.sql import Statement
+
+
+def recorded_sales_statement(*, merchant: Merchant, external_ids: Sequence[str]) -> Statement:
+    """This merchant's sales among `external_ids` as rows (external id, sale id, request hash),
+    for `atrium.sql.run_statements` (see `recorded_sale_hashes`)."""
+    return Statement(
+        f"SELECT external_id, id, request_hash FROM {Sale._meta.db_table} "  # noqa: S608 - names only
+        "WHERE merchant_id = %(m)s AND external_id = ANY(%(e)s::text[])",
+        {"m": merchant.pk, "e": sorted(set(external_ids))},
+    )
 
 
 def recorded_sale_hashes(
-    *, merchant: Merchant, external_ids: Sequence[str]
+    rows: Iterable[tuple[str, uuid.UUID, str]],
 ) -> dict[str, tuple[uuid.UUID, str]]:
-    """external id -> (sale id, request hash) of this merchant's sales among `external_ids`."""
-    rows = Sale.objects.filter(merchant=merchant, external_id__in=set(external_ids)).values_list(
-        "external_id", "id", "request_hash"
-    )
+    """external id -> (sale id, request hash), from the rows of `recorded_sales_statement`."""
     return {external_id: (sale_id, request_hash) for external_id, sale_id, request_hash in rows}
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from atrium.sql import Statement
 from atrium.tenancy import current_schema
 
 
@@ -23,12 +24,17 @@ def _merchant_key(merchant_id: uuid.UUID) -> int:
 
 def lines_lock(*, merchant_ids: Iterable[uuid.UUID]) -> None:
     """Hold the shared lock of each merchant whose lines this transaction writes (pk order)."""
+    statement = lines_lock_statement(merchant_ids=merchant_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql.replace("%(k)s", "%s"), [statement.params["k"]])
+
+
+def lines_lock_statement(*, merchant_ids: Iterable[uuid.UUID]) -> Statement:
+    """`lines_lock` as a statement to run with others (`atrium.sql.run_statements`)."""
     keys = sorted({_merchant_key(m) for m in merchant_ids})
-    if keys:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(%s::bigint[]) AS k", [keys]
-            )
+    return Statement(
+        "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(%(k)s::bigint[]) AS k", {"k": keys}
+    )
 
 
 def close_lock(*, merchant_id: uuid.UUID) -> None:

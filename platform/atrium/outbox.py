@@ -34,7 +34,7 @@ from django.utils.module_loading import import_string
 
 from atrium.errors import DomainError, TenantRequiredError
 from atrium.models import OutboxEvent
-from atrium.sql import execute_arrays
+from atrium.sql import Statement, execute_arrays
 from atrium.tenancy import current_schema
 
 logger = logging.getLogger(__name__)
@@ -103,8 +103,26 @@ def emit_many(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
 
     Raises what `emit` raises.
     """
+    statement = emit_many_statement(messages)
+    if statement is not None:
+        execute_arrays(statement.sql, statement.params)
+
+
+_EMIT_SQL = (
+    f"INSERT INTO {OutboxEvent._meta.db_table} (id, topic, payload, created_at, attempts, "  # noqa: S608
+    "last_error) SELECT e.id, e.topic, e.payload::jsonb, e.created_at, 0, '' FROM unnest("
+    "%(id)b::uuid[], %(topic)b::text[], %(payload)b::text[], %(at)b::timestamptz[]) AS "
+    "e(id, topic, payload, created_at)"
+)
+_encoder = DjangoJSONEncoder()
+
+
+def emit_many_statement(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> Statement | None:
+    """`emit_many` for a caller that writes the events together with its own rows
+    (`atrium.sql.write_together`, in the current transaction): the insert, None for no events.
+    The relay is queued on commit as `emit_many` does. Raises what `emit` raises."""
     if not messages:
-        return
+        return None
     schema = current_schema()
     if schema == settings.PUBLIC_SCHEMA_NAME:
         raise TenantRequiredError("outbox events belong to a tenant schema", topic=messages[0][0])
@@ -114,20 +132,17 @@ def emit_many(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
     if not connection.in_atomic_block:
         raise OutboxUsageError("emit() must run inside transaction.atomic", topic=messages[0][0])
     now = timezone.now()
-    encoder = DjangoJSONEncoder()
-    execute_arrays(
-        f"INSERT INTO {OutboxEvent._meta.db_table} (id, topic, payload, created_at, attempts, "  # noqa: S608
-        "last_error) SELECT e.id, e.topic, e.payload::jsonb, e.created_at, 0, '' FROM unnest("
-        "%(id)b::uuid[], %(topic)b::text[], %(payload)b::text[], %(at)b::timestamptz[]) AS "
-        "e(id, topic, payload, created_at)",
+    statement = Statement(
+        _EMIT_SQL,
         {
             "id": [uuid.uuid4() for _ in messages],
             "topic": [topic for topic, _ in messages],
-            "payload": [encoder.encode(dict(payload)) for _, payload in messages],
+            "payload": [_encoder.encode(payload) for _, payload in messages],
             "at": [now + dt.timedelta(microseconds=index) for index in range(len(messages))],
         },
     )
     _relay_on_commit(schema)
+    return statement
 
 
 def _relay_on_commit(schema: str) -> None:

@@ -1,19 +1,44 @@
-"""Set-based statements over arrays: the sale writer's raw SQL (docs/adr/0015-set-based-sale-writer.md).
+"""Set-based statements over arrays: the sale writer's raw SQL (docs/adr/0015-set-based-sale-writer.md,
+docs/adr/0016-sale-writer-round-trips.md).
 
 Django's psycopg cursor binds parameters client-side, quoting every array element into the SQL
 text in Python; a batch of 500 sales sends thousands of elements. `execute_arrays` runs one
 statement on the same connection and transaction with server-side binding instead: the arrays
 travel as binary parameters, dumped by psycopg's C code. Statements are never prepared (a prepared
 plan must not outlive the tenant's search_path).
+
+Two ways to spend fewer round trips, each keeping one transaction:
+
+- `run_statements`: several statements sent together in psycopg's pipeline mode. The server
+  still runs them one after the other, each with its own snapshot (READ COMMITTED), so a read
+  placed after a lock sees what the lock waited for.
+- `write_together`: several data-modifying fragments (`INSERT … SELECT … FROM unnest(…)`, an
+  `UPDATE … FROM unnest(…)`) as the CTEs of one statement. They share one snapshot, so they must
+  not read each other's rows; foreign keys are deferred to the commit, so a row may reference a
+  row another fragment inserts.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from django.db import connection
+
+_PARAM = re.compile(r"%\((\w+)\)([sb])")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement with named `%(name)s` (text) or `%(name)b` (binary) parameters."""
+
+    sql: str
+    params: Mapping[str, Any]
 
 
 def bind_columns(
@@ -24,13 +49,65 @@ def bind_columns(
     return {f"{prefix}_{name}": column for name, column in zip(names, columns, strict=True)}
 
 
-def execute_arrays(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """Run one statement (named `%(name)s` parameters) in the current transaction, server-side
-    bound; returns its rows (none for a statement without results)."""
+def _raw() -> psycopg.Connection[Any]:
     with connection.cursor():
         pass  # Django's cursor sets the tenant's search_path on the connection
     raw = connection.connection
     assert raw is not None  # noqa: S101 - the cursor above opened it
-    with psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, params, prepare=False)
-        return list(cursor.fetchall()) if cursor.description else []
+    return raw
+
+
+def _logged(sqls: Sequence[str], started: float) -> None:
+    # Where Django logs queries (DEBUG, CaptureQueriesContext), these statements count too.
+    if connection.queries_logged:
+        spent = f"{time.monotonic() - started:.3f}"
+        connection.queries_log.extend({"sql": sql, "time": spent} for sql in sqls)
+
+
+def execute_arrays(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Run one statement (named `%(name)s` parameters) in the current transaction, server-side
+    bound; returns its rows (none for a statement without results)."""
+    started = time.monotonic()
+    with psycopg.Cursor(_raw()) as cursor:
+        cursor.execute(sql, params, prepare=None)
+        rows = list(cursor.fetchall()) if cursor.description else []
+    _logged([sql], started)
+    return rows
+
+
+def run_statements(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+    """Run statements in order in the current transaction with one round trip (pipeline mode);
+    the rows of each (none for a statement without results). An error raises at the end, and
+    the transaction is then aborted like after any failed statement."""
+    started = time.monotonic()
+    raw = _raw()
+    cursors = [psycopg.Cursor(raw) for _ in statements]
+    try:
+        with raw.pipeline():
+            for cursor, statement in zip(cursors, statements, strict=True):
+                cursor.execute(statement.sql, statement.params, prepare=None)
+        results = [list(c.fetchall()) if c.description else [] for c in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    _logged([s.sql for s in statements], started)
+    return results
+
+
+@functools.lru_cache(maxsize=256)
+def _renamed(sql: str, prefix: str) -> str:
+    return _PARAM.sub(lambda m: f"%({prefix}{m[1]}){m[2]}", sql)
+
+
+def write_together(fragments: Sequence[Statement]) -> None:
+    """Run data-modifying statements as the CTEs of one statement (each one's parameters renamed
+    apart), in the current transaction. Empty input writes nothing."""
+    if not fragments:
+        return
+    parts = []
+    params: dict[str, Any] = {}
+    for index, fragment in enumerate(fragments):
+        prefix = f"w{index}_"
+        parts.append(f"w{index} AS ({_renamed(fragment.sql, prefix)})")
+        params.update({prefix + name: value for name, value in fragment.params.items()})
+    execute_arrays("WITH " + ",\n".join(parts) + "\nSELECT 1", params)

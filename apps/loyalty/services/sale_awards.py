@@ -42,7 +42,7 @@ from apps.loyalty.services.earning import EarnQuote, SaleFacts, local_day, quote
 from apps.loyalty.services.growth import window_start
 from apps.loyalty.services.ledger import add_months, check_points, entry_hash
 from atrium.events import DomainEvent
-from atrium.sql import bind_columns, execute_arrays
+from atrium.sql import Statement, bind_columns, run_statements, write_together
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,10 @@ class _Rows:
     tier_changes: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def _lock_accounts(member_ids: list[str], tiers: dict[int, Tier]) -> dict[str, _Account]:
-    """Lock the members' accounts, creating missing ones first, both in primary-key order.
+def account_lock_statements(member_ids: Sequence[str]) -> list[Statement]:
+    """The two statements that lock the members' accounts, creating missing ones first, both in
+    primary-key order; run them together (`atrium.sql.run_statements`), the second one's rows go
+    to `LockedAccounts`.
 
     Two statements, so that every lock is taken in key order: the missing accounts are inserted
     (waiting for a concurrent creator of the same account to finish), then all of them are
@@ -95,23 +97,40 @@ def _lock_accounts(member_ids: list[str], tiers: dict[int, Tier]) -> dict[str, _
     share new members (tests/apps/sales/test_concurrency.py).
     """
     table = PointsAccount._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
+    ids = sorted(set(member_ids))
+    return [
+        Statement(
             f"INSERT INTO {table} (member_id, balance, growth, updated_at) "  # noqa: S608 - names only
-            "SELECT m, 0, 0, now() FROM unnest(%s::uuid[]) AS m ORDER BY m "
+            "SELECT m, 0, 0, now() FROM unnest(%(m)s::uuid[]) AS m ORDER BY m "
             "ON CONFLICT (member_id) DO NOTHING",
-            [member_ids],
-        )
-        cursor.execute(
+            {"m": ids},
+        ),
+        Statement(
             f"SELECT member_id::text, balance, growth, tier_id FROM {table} "  # noqa: S608
-            "WHERE member_id = ANY(%s::uuid[]) ORDER BY member_id FOR UPDATE",
-            [member_ids],
-        )
-        rows = cursor.fetchall()
+            "WHERE member_id = ANY(%(m)s::uuid[]) ORDER BY member_id FOR UPDATE",
+            {"m": ids},
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class LockedAccounts:
+    """The locked accounts' rows (member id, balance, growth, tier id), as the lock read them."""
+
+    rows: tuple[tuple[str, int, int, int | None], ...]
+
+
+def _accounts(locked: LockedAccounts, tiers: dict[int, Tier]) -> dict[str, _Account]:
     return {
         member: _Account(balance, growth, tiers.get(tier_id) if tier_id is not None else None)
-        for member, balance, growth, tier_id in rows
+        for member, balance, growth, tier_id in locked.rows
     }
+
+
+def lock_accounts(member_ids: Sequence[str]) -> LockedAccounts:
+    """Lock the members' accounts (`account_lock_statements`) in one round trip."""
+    rows = run_statements(account_lock_statements(member_ids))[1]
+    return LockedAccounts(tuple((str(m), int(b), int(g), t) for m, b, g, t in rows))
 
 
 def _read_sums(
@@ -180,7 +199,7 @@ def lock_award_accounts(*, member_ids: Sequence[str]) -> None:
     concurrent batches keep one lock order. Call inside `transaction.atomic`."""
     assert connection.in_atomic_block  # noqa: S101 - a caller bug, not input
     if member_ids:
-        _lock_accounts(sorted(set(member_ids)), {})
+        lock_accounts(member_ids)
 
 
 def award_sales(awards: Sequence[SaleToAward], *, now: dt.datetime | None = None) -> list[Awarded]:
@@ -194,11 +213,24 @@ def award_sales(awards: Sequence[SaleToAward], *, now: dt.datetime | None = None
     if not awards:
         return []
     assert connection.in_atomic_block  # noqa: S101 - a caller bug, not input
-    now = now or timezone.now()
+    locked = lock_accounts([str(award.member_id) for award in awards])
+    results, fragments = plan_awards(awards, locked=locked, now=now or timezone.now())
+    write_together(fragments)
+    return results
+
+
+def plan_awards(
+    awards: Sequence[SaleToAward], *, locked: LockedAccounts, now: dt.datetime
+) -> tuple[list[Awarded], list[Statement]]:
+    """`award_sales` for a caller that locked the accounts itself (`account_lock_statements`,
+    every member of `awards` among them) and writes the returned fragments together with its
+    own rows (`atrium.sql.write_together`), in the same transaction."""
+    if not awards:
+        return [], []
     tiers_by_rank = cached_tiers()
     tiers = {tier.pk: tier for tier in tiers_by_rank}
-    member_ids = sorted({str(award.member_id) for award in awards})
-    accounts = _lock_accounts(member_ids, tiers)
+    awarded = {str(award.member_id) for award in awards}
+    accounts = {m: a for m, a in _accounts(locked, tiers).items() if m in awarded}
     days = {local_day(award.facts.occurred_at) for award in awards}
     rules = {day: cached_rules_in_force(day) for day in days}
     capped_days = {
@@ -279,8 +311,7 @@ def award_sales(awards: Sequence[SaleToAward], *, now: dt.datetime | None = None
                 events=tuple(published[first_event:]),
             )
         )
-    _write(rows, accounts, now)
-    return results
+    return results, _fragments(rows, accounts, now)
 
 
 def _earn(
@@ -325,46 +356,45 @@ def _earn(
     return entry_id
 
 
-_WRITE_SQL = """
-WITH entries AS (
-    INSERT INTO {entry} (id, kind, member_id, points, idempotency_key, request_hash, reason,
-                         source_type, source_id, merchant_id, actor, created_at)
-    SELECT e.*, '', %(now)s FROM unnest(%(e_id)b::uuid[], %(e_kind)b::text[], %(e_member)b::uuid[],
-        %(e_points)b::bigint[], %(e_key)b::text[], %(e_hash)b::text[], %(e_reason)b::text[],
-        %(e_type)b::text[], %(e_source)b::text[], %(e_merchant)b::uuid[]) AS e
-    RETURNING id
-), postings AS (
-    INSERT INTO {posting} (entry_id, account, member_id, amount)
-    SELECT * FROM unnest(%(p_entry)b::uuid[], %(p_account)b::text[], %(p_member)b::uuid[],
-        %(p_amount)b::bigint[])
-    RETURNING entry_id
-), lots AS (
-    INSERT INTO {lot} (id, member_id, entry_id, source, issuer_merchant_id, original, remaining,
-                       earned_at, available_at, expires_at)
-    SELECT l.id, l.member, l.entry, l.source, l.issuer, l.points, l.points, l.earned, l.available,
-           l.expires
-    FROM unnest(%(l_id)b::uuid[], %(l_member)b::uuid[], %(l_entry)b::uuid[], %(l_source)b::text[],
-        %(l_issuer)b::uuid[], %(l_points)b::bigint[], %(l_earned)b::timestamptz[],
-        %(l_available)b::timestamptz[], %(l_expires)b::timestamptz[])
-        AS l(id, member, entry, source, issuer, points, earned, available, expires)
-    RETURNING id
-), movements AS (
-    INSERT INTO {movement} (lot_id, entry_id, amount)
-    SELECT * FROM unnest(%(l_id)b::uuid[], %(l_entry)b::uuid[], %(l_points)b::bigint[])
-    RETURNING id
-), growth AS (
-    INSERT INTO {growth} (member_id, delta, reason, source_type, source_id, idempotency_key,
-                          created_at)
-    SELECT g.*, %(now)s FROM unnest(%(g_member)b::uuid[], %(g_delta)b::bigint[],
-        %(g_reason)b::text[], %(g_type)b::text[], %(g_source)b::text[], %(g_key)b::text[]) AS g
-    RETURNING id
-), tiers AS (
-    INSERT INTO {tier_change} (member_id, from_tier_id, to_tier_id, reason, growth, created_at)
-    SELECT t.*, %(now)s FROM unnest(%(t_member)b::uuid[], %(t_from)b::bigint[],
-        %(t_to)b::bigint[], %(t_reason)b::text[], %(t_growth)b::bigint[]) AS t
-    RETURNING id
-)
-UPDATE {account} AS a
+_ENTRIES_SQL = """
+INSERT INTO {table} (id, kind, member_id, points, idempotency_key, request_hash, reason,
+                     source_type, source_id, merchant_id, actor, created_at)
+SELECT e.*, '', %(now)s FROM unnest(%(e_id)b::uuid[], %(e_kind)b::text[], %(e_member)b::uuid[],
+    %(e_points)b::bigint[], %(e_key)b::text[], %(e_hash)b::text[], %(e_reason)b::text[],
+    %(e_type)b::text[], %(e_source)b::text[], %(e_merchant)b::uuid[]) AS e
+"""
+_POSTINGS_SQL = """
+INSERT INTO {table} (entry_id, account, member_id, amount)
+SELECT * FROM unnest(%(p_entry)b::uuid[], %(p_account)b::text[], %(p_member)b::uuid[],
+    %(p_amount)b::bigint[])
+"""
+_LOTS_SQL = """
+INSERT INTO {table} (id, member_id, entry_id, source, issuer_merchant_id, original, remaining,
+                     earned_at, available_at, expires_at)
+SELECT l.id, l.member, l.entry, l.source, l.issuer, l.points, l.points, l.earned, l.available,
+       l.expires
+FROM unnest(%(l_id)b::uuid[], %(l_member)b::uuid[], %(l_entry)b::uuid[], %(l_source)b::text[],
+    %(l_issuer)b::uuid[], %(l_points)b::bigint[], %(l_earned)b::timestamptz[],
+    %(l_available)b::timestamptz[], %(l_expires)b::timestamptz[])
+    AS l(id, member, entry, source, issuer, points, earned, available, expires)
+"""
+_MOVEMENTS_SQL = """
+INSERT INTO {table} (lot_id, entry_id, amount)
+SELECT * FROM unnest(%(l_id)b::uuid[], %(l_entry)b::uuid[], %(l_points)b::bigint[])
+"""
+_GROWTH_SQL = """
+INSERT INTO {table} (member_id, delta, reason, source_type, source_id, idempotency_key,
+                     created_at)
+SELECT g.*, %(now)s FROM unnest(%(g_member)b::uuid[], %(g_delta)b::bigint[],
+    %(g_reason)b::text[], %(g_type)b::text[], %(g_source)b::text[], %(g_key)b::text[]) AS g
+"""
+_TIER_CHANGES_SQL = """
+INSERT INTO {table} (member_id, from_tier_id, to_tier_id, reason, growth, created_at)
+SELECT t.*, %(now)s FROM unnest(%(t_member)b::uuid[], %(t_from)b::bigint[],
+    %(t_to)b::bigint[], %(t_reason)b::text[], %(t_growth)b::bigint[]) AS t
+"""
+_ACCOUNTS_SQL = """
+UPDATE {table} AS a
 SET balance = u.balance, growth = u.growth, tier_id = u.tier,
     tier_since = coalesce(u.tier_since, a.tier_since), updated_at = %(now)s
 FROM unnest(%(a_member)b::uuid[], %(a_balance)b::bigint[], %(a_growth)b::bigint[],
@@ -373,28 +403,26 @@ WHERE a.member_id = u.member
 """
 
 
-def _write(rows: _Rows, accounts: dict[str, _Account], now: dt.datetime) -> None:
-    sql = _WRITE_SQL.format(
-        entry=JournalEntry._meta.db_table,
-        posting=Posting._meta.db_table,
-        lot=PointsLot._meta.db_table,
-        movement=LotMovement._meta.db_table,
-        growth=GrowthEntry._meta.db_table,
-        tier_change=TierChange._meta.db_table,
-        account=PointsAccount._meta.db_table,
-    )
+def _fragments(rows: _Rows, accounts: dict[str, _Account], now: dt.datetime) -> list[Statement]:
+    """The rows to write, one fragment per table that gets any (`atrium.sql.write_together`)."""
     updates = [
         (member, a.balance, a.growth, a.tier.pk if a.tier else None, a.tier_changed_at)
         for member, a in accounts.items()
     ]
-    params: dict[str, Any] = {"now": now}
-    for prefix, names, table in (
-        ("e", "id kind member points key hash reason type source merchant", rows.entries),
-        ("p", "entry account member amount", rows.postings),
-        ("l", "id member entry source issuer points earned available expires", rows.lots),
-        ("g", "member delta reason type source key", rows.growth),
-        ("t", "member from to reason growth", rows.tier_changes),
-        ("a", "member balance growth tier since", updates),
-    ):
+    fragments = []
+    for sql, model, written in (
+        (_ENTRIES_SQL, JournalEntry, (("e", "id kind member points key hash reason type source merchant", rows.entries),)),
+        (_POSTINGS_SQL, Posting, (("p", "entry account member amount", rows.postings),)),
+        (_LOTS_SQL, PointsLot, (("l", "id member entry source issuer points earned available expires", rows.lots),)),
+        (_MOVEMENTS_SQL, LotMovement, (("l", "id member entry source issuer points earned available expires", rows.lots),)),
+        (_GROWTH_SQL, GrowthEntry, (("g", "member delta reason type source key", rows.growth),)),
+        (_TIER_CHANGES_SQL, TierChange, (("t", "member from to reason growth", rows.tier_changes),)),
+        (_ACCOUNTS_SQL, PointsAccount, (("a", "member balance growth tier since", updates),)),
+    ):  # fmt: skip
+        prefix, names, table = written[0]
+        if not table:
+            continue
+        params: dict[str, Any] = {"now": now}
         params.update(bind_columns(prefix, names.split(), table))
-    execute_arrays(sql, params)
+        fragments.append(Statement(sql.format(table=model._meta.db_table), params))
+    return fragments

@@ -33,11 +33,22 @@ from apps.loyalty.services.earning import (
 )
 from apps.loyalty.services.earning import SaleItem as FactItem
 from apps.loyalty.services.earning import SalePayment as FactPayment
-from apps.loyalty.services.sale_awards import SaleToAward, award_sales, lock_award_accounts
+from apps.loyalty.services.sale_awards import (
+    LockedAccounts,
+    SaleToAward,
+    account_lock_statements,
+    lock_award_accounts,
+    plan_awards,
+)
 from apps.members.choices import MemberStatus, RegistrationChannel
 from apps.members.errors import MemberNotActiveError, MemberNotFoundError
 from apps.members.models import Member
-from apps.members.selectors import find_member, members_by_number, surviving_member
+from apps.members.selectors import (
+    find_member,
+    members_by_number_statement,
+    members_from_rows,
+    surviving_member,
+)
 from apps.members.services import join_member, resolve_member_code
 from apps.merchants.models import Merchant
 from apps.sales import events, locks, selectors
@@ -50,12 +61,17 @@ from apps.sales.errors import (
     TotalMismatchError,
 )
 from apps.sales.models import Refund, Sale, SaleItem, SalePayment
-from apps.settlement.services.split import SaleToSplit, write_refund_split, write_sales_split
+from apps.settlement.services.split import (
+    SaleToSplit,
+    cursor_statements,
+    sales_split_fragment,
+    write_refund_split,
+)
 from atrium.crypto import keyed_hash
 from atrium.errors import DomainError, IdempotencyConflictError
-from atrium.events import DomainEvent, publish_many
+from atrium.events import DomainEvent, publish_many_statement
 from atrium.money import CENT, to_cny
-from atrium.sql import bind_columns, execute_arrays
+from atrium.sql import Statement, bind_columns, run_statements, write_together
 
 MAX_MONEY = Decimal("999999999999.99")  # DecimalField(14, 2)
 MAX_QUANTITY = Decimal("999999999.999")
@@ -504,30 +520,40 @@ def _write_sales(
     results: list[SaleResult | DomainError | None],
     now: dt.datetime,
 ) -> None:
+    """Three round trips and the commit whatever the batch size (ADR 0016): the sale keys'
+    locks with the replay check and the members by number; the member accounts' locks with the
+    merchant's settlement cursor; then every row in one statement."""
     external_ids = [p.sale.external_id for p in planned]
-    locks.sale_keys_lock(merchant_id=merchant.pk, external_ids=external_ids)
-    recorded = selectors.recorded_sale_hashes(merchant=merchant, external_ids=external_ids)
+    numbers = [
+        p.member_key[1]
+        for p in planned
+        if p.member_key[0] == MemberRefKind.MEMBER_NO and p.request.member_ref is not None
+    ]
+    found = run_statements(
+        [
+            locks.sale_keys_lock_statement(merchant_id=merchant.pk, external_ids=external_ids),
+            selectors.recorded_sales_statement(merchant=merchant, external_ids=external_ids),
+            *([members_by_number_statement(numbers)] if numbers else []),
+        ]
+    )
+    recorded = selectors.recorded_sale_hashes(found[1])
+    by_number = members_from_rows(found[2]) if numbers else {}
     replays = {
         sale_id
         for p in planned
-        if (found := recorded.get(p.sale.external_id)) is not None and found[1] == p.request_hash
-        for sale_id in (found[0],)
+        if (done := recorded.get(p.sale.external_id)) is not None and done[1] == p.request_hash
+        for sale_id in (done[0],)
     }
-    done = selectors.sales_by_id(sale_ids=replays) if replays else {}
-    by_number = members_by_number(
-        p.request.member_ref.chosen()[1]
-        for p in planned
-        if p.member_key[0] == MemberRefKind.MEMBER_NO and p.request.member_ref is not None
-    )
+    done_sales = selectors.sales_by_id(sale_ids=replays) if replays else {}
     new: list[_Planned] = []
     in_batch: dict[str, _Planned] = {}
     for p in planned:
         external_id = p.sale.external_id
         first = in_batch.get(external_id)
         try:
-            if (found := recorded.get(external_id)) is not None:
+            if (done := recorded.get(external_id)) is not None:
                 results[p.index] = _replay(
-                    done.get(found[0]), found[1], p.request_hash, external_id
+                    done_sales.get(done[0]), done[1], p.request_hash, external_id
                 )
                 continue
             if first is not None:
@@ -552,11 +578,27 @@ def _write_sales(
         new.append(p)
     if not new:
         return
-    new = _clear_points_payments(merchant, new, results)
-    if not new:
-        return
+    member_ids = sorted({str(p.buyer.pk) for p in new if p.buyer is not None})
+    paying = any(p.sale.points_paid != 0 for p in new)
+    # A points payment writes clearing lines (their own merchants' lines locks) before this
+    # merchant's lines lock is taken, as it always was; otherwise the lock comes with the rest.
+    statements = account_lock_statements(member_ids) if member_ids else []
+    if not paying:
+        statements += cursor_statements([merchant.pk])
+    locked_rows = run_statements(statements)
+    locked = LockedAccounts(tuple(locked_rows[1])) if member_ids else LockedAccounts(())
+    if paying:
+        new = _clear_points_payments(merchant, new, results)
+        if not new:
+            return
+        member_ids = sorted({str(p.buyer.pk) for p in new if p.buyer is not None})
+        locked_rows = run_statements(
+            [*account_lock_statements(member_ids), *cursor_statements([merchant.pk])]
+        )
+        locked = LockedAccounts(tuple(locked_rows[1])) if member_ids else LockedAccounts(())
+    closed_through = dict(locked_rows[-1])
     member_sales = [p for p in new if p.buyer is not None]
-    awards = award_sales(
+    awards, award_rows = plan_awards(
         [
             SaleToAward(
                 member_id=p.buyer.pk,
@@ -566,7 +608,9 @@ def _write_sales(
             )
             for p in member_sales
             if p.buyer is not None and p.row is not None
-        ]
+        ],
+        locked=locked,
+        now=now,
     )
     awarded = {id(p): award for p, award in zip(member_sales, awards, strict=True)}
     published: list[DomainEvent] = []
@@ -593,22 +637,30 @@ def _write_sales(
                 growth_earned=row.growth_earned,
             )
         )  # fmt: skip
-    _insert_sales(new, now)
-    for p in new:
-        assert p.row is not None  # noqa: S101 - set above
-        p.row._state.adding = False
-        p.row._state.db = transaction.get_connection().alias
-    # The new sales' settlement lines, in one insert, now that the sale rows exist.
-    write_sales_split(
+    # The ledger, the sales with their payments and items, their settlement lines and the
+    # events: one statement (foreign keys are checked at commit).
+    split = sales_split_fragment(
         sales=[
             SaleToSplit(sale=p.row, payments=p.sale.payments, items=p.sale.items)
             for p in new
             if p.row is not None
+        ],
+        closed_through=closed_through,
+    )
+    outbox = publish_many_statement(published)
+    write_together(
+        [
+            *award_rows,
+            *_sale_fragments(new, now),
+            *([split] if split is not None else []),
+            *([outbox] if outbox is not None else []),
         ]
     )
-    publish_many(published)
+    alias = transaction.get_connection().alias
     for p in new:
         assert p.row is not None  # noqa: S101 - set above
+        p.row._state.adding = False
+        p.row._state.db = alias
         results[p.index] = SaleResult(sale=p.row, created=True)
 
 
@@ -685,36 +737,33 @@ def _resolve_buyer(
     return buyer
 
 
-_INSERT_SALES_SQL = """
-WITH sales AS (
-    INSERT INTO {sale} (id, merchant_id, member_id, external_id, channel, occurred_at, total,
-        eligible_amount, points_earned, growth_earned, points_balance, tier_code, refunded_total,
-        points_reversed, growth_reversed, status, member_ref_kind, request_hash, actor, created_at)
-    SELECT s.id, s.merchant, s.member, s.external_id, s.channel, s.occurred_at, s.total,
-        s.eligible, s.points, s.growth, s.balance, s.tier, 0, 0, 0, %(status)s, s.ref_kind,
-        s.hash, s.actor, %(now)s
-    FROM unnest(%(s_id)b::uuid[], %(s_merchant)b::uuid[], %(s_member)b::uuid[],
-        %(s_external_id)b::text[], %(s_channel)b::text[], %(s_occurred_at)b::timestamptz[],
-        %(s_total)b::numeric[], %(s_eligible)b::numeric[], %(s_points)b::bigint[],
-        %(s_growth)b::bigint[], %(s_balance)b::bigint[], %(s_tier)b::text[],
-        %(s_ref_kind)b::text[], %(s_hash)b::text[], %(s_actor)b::text[])
-        AS s(id, merchant, member, external_id, channel, occurred_at, total, eligible, points,
-             growth, balance, tier, ref_kind, hash, actor)
-    RETURNING id
-), payments AS (
-    INSERT INTO {payment} (sale_id, position, method, amount, trade_no)
-    SELECT * FROM unnest(%(p_sale)b::uuid[], %(p_position)b::smallint[], %(p_method)b::text[],
-        %(p_amount)b::numeric[], %(p_trade_no)b::text[])
-    RETURNING id
-), items AS (
-    INSERT INTO {item} (sale_id, position, sku, name, category, quantity, amount)
-    SELECT * FROM unnest(%(i_sale)b::uuid[], %(i_position)b::smallint[], %(i_sku)b::text[],
-        %(i_name)b::text[], %(i_category)b::text[], %(i_quantity)b::numeric[],
-        %(i_amount)b::numeric[])
-    RETURNING id
-)
-SELECT (SELECT count(*) FROM sales), (SELECT count(*) FROM payments), (SELECT count(*) FROM items)
-"""
+_SALES_SQL = f"""
+INSERT INTO {Sale._meta.db_table} (id, merchant_id, member_id, external_id, channel, occurred_at,
+    total, eligible_amount, points_earned, growth_earned, points_balance, tier_code,
+    refunded_total, points_reversed, growth_reversed, status, member_ref_kind, request_hash,
+    actor, created_at)
+SELECT s.id, s.merchant, s.member, s.external_id, s.channel, s.occurred_at, s.total, s.eligible,
+    s.points, s.growth, s.balance, s.tier, 0, 0, 0, %(status)s, s.ref_kind, s.hash, s.actor,
+    %(now)s
+FROM unnest(%(s_id)b::uuid[], %(s_merchant)b::uuid[], %(s_member)b::uuid[],
+    %(s_external_id)b::text[], %(s_channel)b::text[], %(s_occurred_at)b::timestamptz[],
+    %(s_total)b::numeric[], %(s_eligible)b::numeric[], %(s_points)b::bigint[],
+    %(s_growth)b::bigint[], %(s_balance)b::bigint[], %(s_tier)b::text[],
+    %(s_ref_kind)b::text[], %(s_hash)b::text[], %(s_actor)b::text[])
+    AS s(id, merchant, member, external_id, channel, occurred_at, total, eligible, points,
+         growth, balance, tier, ref_kind, hash, actor)
+"""  # noqa: S608 - names only
+_PAYMENTS_SQL = f"""
+INSERT INTO {SalePayment._meta.db_table} (sale_id, position, method, amount, trade_no)
+SELECT * FROM unnest(%(p_sale)b::uuid[], %(p_position)b::smallint[], %(p_method)b::text[],
+    %(p_amount)b::numeric[], %(p_trade_no)b::text[])
+"""  # noqa: S608 - names only
+_ITEMS_SQL = f"""
+INSERT INTO {SaleItem._meta.db_table} (sale_id, position, sku, name, category, quantity, amount)
+SELECT * FROM unnest(%(i_sale)b::uuid[], %(i_position)b::smallint[], %(i_sku)b::text[],
+    %(i_name)b::text[], %(i_category)b::text[], %(i_quantity)b::numeric[],
+    %(i_amount)b::numeric[])
+"""  # noqa: S608 - names only
 
 
 _SALE_COLUMNS = (
@@ -723,9 +772,9 @@ _SALE_COLUMNS = (
 )  # fmt: skip
 
 
-def _insert_sales(new: list[_Planned], now: dt.datetime) -> None:
-    """Sales, payments and items of the new sales in one statement (per-sale rows of other apps
-    that reference a sale, such as settlement lines, go right after this call, in batch form)."""
+def _sale_fragments(new: list[_Planned], now: dt.datetime) -> list[Statement]:
+    """Sales, payments and items of the new sales, as fragments for `write_together` (per-sale
+    rows of other apps, such as settlement lines, are written in the same statement)."""
     sales: list[tuple[Any, ...]] = []
     payments: list[tuple[Any, ...]] = []
     items: list[tuple[Any, ...]] = []
@@ -738,24 +787,28 @@ def _insert_sales(new: list[_Planned], now: dt.datetime) -> None:
              row.growth_earned, row.points_balance, row.tier_code, row.member_ref_kind,
              row.request_hash, row.actor)
         )  # fmt: skip
-        for position, pay in enumerate(p.sale.payments):
-            payments.append((row.pk, position, pay.method, pay.amount, pay.trade_no))
-        for position, item in enumerate(p.sale.items):
-            items.append(
-                (row.pk, position, item.sku, item.name, item.category, item.quantity, item.amount)
-            )
-    params: dict[str, Any] = {"now": now, "status": SaleStatus.RECORDED}
-    params.update(bind_columns("s", _SALE_COLUMNS, sales))
-    params.update(bind_columns("p", ("sale", "position", "method", "amount", "trade_no"), payments))
-    params.update(
-        bind_columns(
-            "i", ("sale", "position", "sku", "name", "category", "quantity", "amount"), items
+        payments.extend(
+            (row.pk, position, pay.method, pay.amount, pay.trade_no)
+            for position, pay in enumerate(p.sale.payments)
         )
-    )
-    sql = _INSERT_SALES_SQL.format(
-        sale=Sale._meta.db_table, payment=SalePayment._meta.db_table, item=SaleItem._meta.db_table
-    )
-    execute_arrays(sql, params)
+        items.extend(
+            (row.pk, position, item.sku, item.name, item.category, item.quantity, item.amount)
+            for position, item in enumerate(p.sale.items)
+        )
+    fragments = [
+        Statement(
+            _SALES_SQL,
+            {"now": now, "status": SaleStatus.RECORDED, **bind_columns("s", _SALE_COLUMNS, sales)},
+        ),
+        Statement(
+            _PAYMENTS_SQL,
+            bind_columns("p", ("sale", "position", "method", "amount", "trade_no"), payments),
+        ),
+    ]
+    if items:
+        columns = ("sale", "position", "sku", "name", "category", "quantity", "amount")
+        fragments.append(Statement(_ITEMS_SQL, bind_columns("i", columns, items)))
+    return fragments
 
 
 def refund_sale(

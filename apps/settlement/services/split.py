@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.utils import timezone
 
 from apps.sales.models import Refund, Sale
 from apps.settlement.choices import LineKind
-from apps.settlement.locks import lines_lock
+from apps.settlement.locks import lines_lock, lines_lock_statement
 from apps.settlement.models import SettlementCursor, SplitLine
 from apps.settlement.splitting import Portion, plan_split, snapshot
 from atrium.money import allocate, to_cny
+from atrium.sql import Statement, bind_columns, run_statements, write_together
 
 
 class PaymentLike(Protocol):
@@ -51,6 +52,28 @@ class SaleToSplit:
     campaign: str = ""
 
 
+def cursor_statements(merchant_ids: Sequence[uuid.UUID]) -> list[Statement]:
+    """The lines lock of these merchants, then their cursors (merchant id, closed through):
+    run together (`atrium.sql.run_statements`) before writing their lines, the second one's rows
+    go to `closed_through`."""
+    return [
+        lines_lock_statement(merchant_ids=merchant_ids),
+        Statement(
+            f"SELECT merchant_id, closed_through FROM {SettlementCursor._meta.db_table} "  # noqa: S608
+            "WHERE merchant_id = ANY(%(m)s::uuid[])",
+            {"m": sorted(set(merchant_ids))},
+        ),
+    ]
+
+
+def _settle_day(
+    closed: Mapping[uuid.UUID, dt.date], merchant_id: uuid.UUID, moment: dt.datetime
+) -> dt.date:
+    day = timezone.localdate(moment)
+    through = closed.get(merchant_id)
+    return through + dt.timedelta(days=1) if through is not None and day <= through else day
+
+
 def settle_days(*, moments: Sequence[tuple[uuid.UUID, dt.datetime]]) -> list[dt.date]:
     """`selectors.settle_on` for many lines in one query (call under `lines_lock`)."""
     merchant_ids = {merchant_id for merchant_id, _ in moments}
@@ -59,14 +82,7 @@ def settle_days(*, moments: Sequence[tuple[uuid.UUID, dt.datetime]]) -> list[dt.
             "merchant_id", "closed_through"
         )
     )
-    days = []
-    for merchant_id, moment in moments:
-        day = timezone.localdate(moment)
-        through = closed.get(merchant_id)
-        days.append(
-            through + dt.timedelta(days=1) if through is not None and day <= through else day
-        )
-    return days
+    return [_settle_day(closed, merchant_id, moment) for merchant_id, moment in moments]
 
 
 def _portions(sale: Sale, given: Sequence[PaymentLike] | None) -> list[Portion]:
@@ -79,13 +95,29 @@ def _items(sale: Sale, given: Sequence[ItemLike] | None) -> list[Portion]:
     return [Portion(i.category, i.amount) for i in rows]
 
 
-def build_sale_lines(*, sales: Sequence[SaleToSplit]) -> list[SplitLine]:
-    """The unsaved split lines of saved sales (call under `lines_lock` of their merchants)."""
+_LINE_COLUMNS = (
+    "id", "sale", "merchant", "party", "kind", "amount", "settle_on", "occurred_at", "rule", "why",
+)  # fmt: skip
+_INSERT_LINES_SQL = f"""
+INSERT INTO {SplitLine._meta.db_table} (id, sale_id, refund_id, merchant_id, party, kind, amount,
+    settle_on, occurred_at, rule_id, why, created_at)
+SELECT l.id, l.sale, NULL, l.merchant, l.party, l.kind, l.amount, l.settle_on, l.occurred_at,
+    l.rule, l.why, %(now)s
+FROM unnest(%(l_id)b::uuid[], %(l_sale)b::uuid[], %(l_merchant)b::uuid[], %(l_party)b::text[],
+    %(l_kind)b::text[], %(l_amount)b::numeric[], %(l_settle_on)b::date[],
+    %(l_occurred_at)b::timestamptz[], %(l_rule)b::uuid[], %(l_why)b::text[])
+    AS l(id, sale, merchant, party, kind, amount, settle_on, occurred_at, rule, why)
+"""  # noqa: S608 - names only
+
+
+def _line_rows(
+    sales: Sequence[SaleToSplit], closed: Mapping[uuid.UUID, dt.date]
+) -> list[tuple[Any, ...]]:
     snap = snapshot()
-    days = settle_days(moments=[(s.sale.merchant_id, s.sale.occurred_at) for s in sales])
-    lines: list[SplitLine] = []
-    for given, settle_on in zip(sales, days, strict=True):
+    rows: list[tuple[Any, ...]] = []
+    for given in sales:
         sale = given.sale
+        settle_on = _settle_day(closed, sale.merchant_id, sale.occurred_at)
         planned_lines = plan_split(
             snap=snap,
             merchant_id=sale.merchant_id,
@@ -96,29 +128,52 @@ def build_sale_lines(*, sales: Sequence[SaleToSplit]) -> list[SplitLine]:
             campaign=given.campaign,
             day=timezone.localdate(sale.occurred_at),
         )
-        lines.extend(
-            SplitLine(
-                sale=sale,
-                merchant_id=sale.merchant_id,
-                party=planned.party,
-                kind=planned.kind,
-                amount=planned.amount,
-                settle_on=settle_on,
-                occurred_at=sale.occurred_at,
-                rule_id=planned.rule_id,
-                why=planned.why,
-            )
+        rows.extend(
+            (uuid.uuid4(), sale.pk, sale.merchant_id, planned.party, planned.kind,
+             planned.amount, settle_on, sale.occurred_at, planned.rule_id, planned.why)
             for planned in planned_lines
-        )
-    return lines
+        )  # fmt: skip
+    return rows
+
+
+def _lines_fragment(rows: Sequence[tuple[Any, ...]], now: dt.datetime) -> Statement | None:
+    if not rows:
+        return None
+    params: dict[str, Any] = {"now": now}
+    params.update(bind_columns("l", _LINE_COLUMNS, rows))
+    return Statement(_INSERT_LINES_SQL, params)
+
+
+def sales_split_fragment(
+    *, sales: Sequence[SaleToSplit], closed_through: Mapping[uuid.UUID, dt.date]
+) -> Statement | None:
+    """The split lines of sales as one insert for `atrium.sql.write_together`, written in the
+    sales' transaction under the lines lock taken by `cursor_statements` (whose rows are
+    `closed_through`); None when no line."""
+    return _lines_fragment(_line_rows(sales, closed_through), timezone.now())
 
 
 def write_sales_split(*, sales: Sequence[SaleToSplit]) -> list[SplitLine]:
     """Write the split lines of many saved sales with one insert (inside their transaction)."""
     if not sales:
         return []
-    lines_lock(merchant_ids=[s.sale.merchant_id for s in sales])
-    return SplitLine.objects.bulk_create(build_sale_lines(sales=sales))
+    cursors = run_statements(cursor_statements([s.sale.merchant_id for s in sales]))[1]
+    rows = _line_rows(sales, dict(cursors))
+    now = timezone.now()
+    fragment = _lines_fragment(rows, now)
+    if fragment is not None:
+        write_together([fragment])
+    by_id = {s.sale.pk: s.sale for s in sales}
+    lines = []
+    for line_id, sale_id, merchant_id, party, kind, amount, settle_on, at, rule_id, why in rows:
+        line = SplitLine(
+            id=line_id, sale=by_id[sale_id], merchant_id=merchant_id, party=party, kind=kind,
+            amount=amount, settle_on=settle_on, occurred_at=at, rule_id=rule_id, why=why,
+            created_at=now,
+        )  # fmt: skip
+        line._state.adding = False
+        lines.append(line)
+    return lines
 
 
 def write_sale_split(
