@@ -118,6 +118,9 @@ class Snapshot:
 
     rules: tuple[RuleView, ...] = ()
     contracts: Mapping[uuid.UUID, tuple[ContractView, ...]] = field(default_factory=dict)
+    # What applies to a cell (merchant, format, category, method, campaign, day), worked out
+    # once per snapshot: the rules and contracts behind it never change while it is current.
+    cells: dict[tuple[object, ...], _Cell] = field(default_factory=dict, compare=False, repr=False)
 
     def contract_on(self, *, merchant_id: uuid.UUID, day: dt.date) -> ContractView | None:
         """Like `merchants.selectors.contract_in_force`: the latest version covering `day`."""
@@ -313,6 +316,82 @@ def portions(total: Decimal, parts: Sequence[Portion]) -> tuple[Portion, ...]:
     return (Portion("", total),)
 
 
+@dataclass(frozen=True)
+class _Cell:
+    """The shares of one cell: (party, kind, line key, rate) in order, the merchant's last, and
+    the subsidy (line key, rate) if a subsidy rule applies."""
+
+    shares: tuple[tuple[str, str, tuple[str, str, uuid.UUID | None, str], Decimal], ...]
+    subsidy: tuple[tuple[uuid.UUID, str], Decimal] | None
+
+
+_MAX_CELLS = 10_000
+
+
+def _line_key(party: str, kind: str, share: _Share) -> tuple[str, str, uuid.UUID | None, str]:
+    return (party, kind, share.rule.id if share.rule else None, share.why)
+
+
+def _cell(
+    snap: Snapshot,
+    *,
+    merchant_id: uuid.UUID,
+    business_format: str,
+    category: str,
+    method: str,
+    campaign: str,
+    day: dt.date,
+) -> _Cell:
+    key = (merchant_id, business_format, category, method, campaign, day)
+    held = snap.cells.get(key)
+    if held is not None:
+        return held
+    matching = [
+        r
+        for r in snap.rules_on(day)
+        if r.matches(
+            merchant_id=merchant_id,
+            business_format=business_format,
+            category=category,
+            method=method,
+            campaign=campaign,
+        )
+    ]
+
+    def best(kind: str) -> RuleView | None:
+        return _winner(r for r in matching if r.kind == kind)
+
+    contract = snap.contract_on(merchant_id=merchant_id, day=day)
+    left = ONE
+    fee: _Share | None = None
+    if method != POINTS_METHOD and (rule := best(RuleKind.CHANNEL_FEE)):
+        fee = _rule_share(rule)
+    commission = _commission(contract, category, best(RuleKind.COMMISSION))
+    platform_rule = best(RuleKind.PLATFORM_FEE)
+    platform = _rule_share(platform_rule) if platform_rule else None
+    shares = []
+    for party, kind, share in (
+        (Party.CHANNEL, LineKind.CHANNEL_FEE, fee),
+        (Party.MALL, LineKind.COMMISSION, commission),
+        (Party.PLATFORM, LineKind.PLATFORM_FEE, platform),
+    ):
+        if share is not None:
+            rate = min(share.rate, left)
+            left -= rate
+            shares.append((str(party), str(kind), _line_key(party, kind, share), rate))
+    keeps = _line_key(Party.MERCHANT, LineKind.MERCHANT_SHARE, _KEEPS)
+    shares.append((str(Party.MERCHANT), str(LineKind.MERCHANT_SHARE), keeps, left))
+    subsidy = None
+    if rule := best(RuleKind.SUBSIDY):
+        why = f"rule {rule.name} v{rule.version}: mall funds {_rate_text(rule.rate)}"
+        subsidy = ((rule.id, why), rule.rate)
+    cell = _Cell(tuple(shares), subsidy)
+    if len(snap.cells) >= _MAX_CELLS:
+        snap.cells.clear()
+    snap.cells[key] = cell
+    return cell
+
+
 def plan_split(
     *,
     snap: Snapshot,
@@ -330,63 +409,26 @@ def plan_split(
     """
     if total <= 0:
         raise ValueError("a sale's total is positive")
-    contract = snap.contract_on(merchant_id=merchant_id, day=day)
-    rules = snap.rules_on(day)
     weights: dict[tuple[str, str, uuid.UUID | None, str], Decimal] = {}
     subsidies: dict[tuple[uuid.UUID, str], Decimal] = {}
-
-    def add(party: str, kind: str, share: _Share | None, amount: Decimal) -> None:
-        if amount > 0:
-            key = (
-                party,
-                kind,
-                share.rule.id if share and share.rule else None,
-                share.why if share else "",
-            )
-            weights[key] = weights.get(key, ZERO) + amount
-
     for item in portions(total, items):
         for payment in portions(total, payments):
-            cell = item.amount * payment.amount / total
-            matching = [
-                r
-                for r in rules
-                if r.matches(
-                    merchant_id=merchant_id,
-                    business_format=business_format,
-                    category=item.key,
-                    method=payment.key,
-                    campaign=campaign,
-                )
-            ]
-
-            def best(kind: str, matching: list[RuleView] = matching) -> RuleView | None:
-                return _winner(r for r in matching if r.kind == kind)
-
-            left = ONE
-            fee: _Share | None = None
-            if payment.key != POINTS_METHOD and (rule := best(RuleKind.CHANNEL_FEE)):
-                fee = _rule_share(rule)
-            commission = _commission(contract, item.key, best(RuleKind.COMMISSION))
-            platform_rule = best(RuleKind.PLATFORM_FEE)
-            platform = _rule_share(platform_rule) if platform_rule else None
-            for party, kind, share in (
-                (Party.CHANNEL, LineKind.CHANNEL_FEE, fee),
-                (Party.MALL, LineKind.COMMISSION, commission),
-                (Party.PLATFORM, LineKind.PLATFORM_FEE, platform),
-            ):
-                if share is not None:
-                    rate = min(share.rate, left)
-                    left -= rate
-                    add(party, kind, share, cell * rate)
-            add(Party.MERCHANT, LineKind.MERCHANT_SHARE, _KEEPS, cell * left)
-            if subsidy := best(RuleKind.SUBSIDY):
-                key = (
-                    subsidy.id,
-                    f"rule {subsidy.name} v{subsidy.version}: mall funds {_rate_text(subsidy.rate)}",
-                )
-                subsidies[key] = subsidies.get(key, ZERO) + cell * subsidy.rate
-
+            amount = item.amount * payment.amount / total
+            cell = _cell(
+                snap,
+                merchant_id=merchant_id,
+                business_format=business_format,
+                category=item.key,
+                method=payment.key,
+                campaign=campaign,
+                day=day,
+            )
+            for _party, _kind, key, rate in cell.shares:
+                if rate > 0:
+                    weights[key] = weights.get(key, ZERO) + amount * rate
+            if cell.subsidy is not None:
+                key, rate = cell.subsidy
+                subsidies[key] = subsidies.get(key, ZERO) + amount * rate
     keys = list(weights)
     lines = [
         PlannedLine(party, kind, amount, rule_id, why)

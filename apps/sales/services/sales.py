@@ -82,6 +82,8 @@ MAX_CLOCK_AHEAD = dt.timedelta(minutes=10)
 EARLIEST_SALE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
 _MONEY_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # ASCII digits only: not "１２"
+_METHODS = frozenset(PaymentMethod.values)  # `.values` builds a new list on every read
+_CHANNELS = frozenset(Channel.values)
 
 
 # --- input -----------------------------------------------------------------------------------
@@ -284,7 +286,7 @@ def clean_sale(
         raise SaleInvalidError(f"a sale has at most {MAX_ITEMS} items", field="items")
     clean_payments = []
     for index, payment in enumerate(payments):
-        if payment.method not in PaymentMethod.values:
+        if payment.method not in _METHODS:
             raise SaleInvalidError(
                 "unknown payment method",
                 field=f"payments[{index}].method",
@@ -454,7 +456,7 @@ def _prepare(
 ) -> tuple[CleanSale, tuple[str, str], str]:
     if request.member_ref is not None and request.member is not None:
         raise ValueError("record_sale takes member_ref or member, not both")
-    if request.channel not in Channel.values:
+    if request.channel not in _CHANNELS:
         raise ValueError(f"unknown channel {request.channel!r}")
     sale = clean_sale(
         external_id=request.external_id,
