@@ -185,6 +185,9 @@ def update_tenant(*, tenant: Tenant, **changes: str) -> Tenant:
         setattr(tenant, field, changes[field])
     if fields:
         tenant.save(update_fields=[*fields, "updated_at"])
+        # Requests build their Tenant from the cached route: drop it now and again at commit.
+        forget_routes(tenant)
+        transaction.on_commit(lambda: forget_routes(tenant))
     return tenant
 
 
