@@ -249,4 +249,9 @@ def restore_tenant(*, tenant: Tenant, export: TenantExport) -> Tenant:
             cursor.execute(f'ALTER SCHEMA "{aside}" RENAME TO "{schema}"')
             raise BackupToolError("pg_restore failed", stderr=result.stderr.decode()[-500:])
         cursor.execute(f'DROP SCHEMA "{aside}" CASCADE')
+    from apps.merchants import keyring
+
+    # The restored rows replace every key and merchant that processes keep in their keyring.
+    with tenant_context(tenant):
+        keyring.invalidate()
     return tenant
