@@ -68,8 +68,11 @@ def _store(key: str, route: Route | None) -> Route | None:
     return route
 
 
-def _route_key(kind: str, value: str) -> str:
-    return f"tenant-route:{kind}:{value.lower()}"
+def _route_key(kind: str, value: str, *, version: int = 2) -> str:
+    # Version 2 carries the tenant's row; processes still running the code before it read
+    # version 1 keys as {tenant_id, status} only, so the two never share a key.
+    prefix = "tenant-route" if version == 1 else f"tenant-route-v{version}"
+    return f"{prefix}:{kind}:{value.lower()}"
 
 
 def route_for_host(host: str) -> Route | None:
@@ -98,7 +101,11 @@ def forget_routes(tenant: Tenant) -> None:
     with schema_context(get_public_schema_name()):
         hosts = list(Domain.objects.filter(tenant_id=tenant.pk).values_list("domain", flat=True))
         cache.delete_many(
-            [_route_key("host", host) for host in hosts] + [_route_key("slug", tenant.slug)]
+            [
+                _route_key(kind, value, version=version)
+                for version in (1, 2)  # also the routes the code before version 2 cached
+                for kind, value in [*(("host", host) for host in hosts), ("slug", tenant.slug)]
+            ]
         )
 
 

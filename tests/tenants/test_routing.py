@@ -238,7 +238,7 @@ def test_a_route_cached_by_another_version_of_the_code_is_read_again(mall_a):
     from django.core.cache import cache
 
     cache.set(
-        f"tenant-route:host:{host_of('mall-a')}", {"tenant_id": mall_a.pk, "status": "active"}
+        f"tenant-route-v2:host:{host_of('mall-a')}", {"tenant_id": mall_a.pk, "status": "active"}
     )
     response, seen, queries = _resolve(host_of("mall-a"))
     # The search path, then the domain with its tenant.
@@ -258,3 +258,14 @@ def test_a_host_that_was_unknown_answers_right_after_onboarding(provider_api):
         {"name": "Late", "slug": "late-mall", "operator": {"username": "boss"}},
     )
     assert Api(f"late-mall.{BASE}").get("/healthz").status_code == 200
+
+
+def test_a_change_also_forgets_the_routes_the_previous_code_cached(mall_a):
+    """During a rolling deploy the previous code still reads `tenant-route:` keys."""
+    from django.core.cache import cache
+
+    old_keys = [f"tenant-route:host:{host_of('mall-a')}", "tenant-route:slug:mall-a"]
+    for key in old_keys:
+        cache.set(key, {"tenant_id": mall_a.pk, "status": "active"}, 60)
+    suspend_tenant(tenant=mall_a)
+    assert cache.get_many(old_keys) == {}
