@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import router
 from django.db.models import QuerySet
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.choices import TenantStatus
 from tenants.errors import ExportNotFoundError, TenantNotFoundError
@@ -16,48 +20,93 @@ from tenants.models import Domain, Tenant, TenantExport
 ROUTE_CACHE_SECONDS = 60
 
 
+def _tenant_columns() -> tuple[str, ...]:
+    return tuple(field.attname for field in Tenant._meta.concrete_fields)
+
+
 @dataclass(frozen=True)
 class Route:
-    """What the router needs to know about a host, cached in Redis."""
+    """What the router needs to know about a host, cached in Redis.
+
+    `row` holds every column of the tenant, so a request builds its `Tenant` without a query;
+    every service that changes a tenant or its domains calls `forget_routes`.
+    """
 
     tenant_id: int
     status: str
+    row: Mapping[str, Any]
+
+    def tenant(self) -> Tenant:
+        """A fresh `Tenant` of this route (one per request: instances are mutable)."""
+        columns = _tenant_columns()
+        return Tenant.from_db(
+            router.db_for_read(Tenant), columns, [self.row[name] for name in columns]
+        )
 
 
-def _route_key(kind: str, value: str) -> str:
-    return f"tenant-route:{kind}:{value.lower()}"
+def _cached_route(key: str) -> tuple[bool, Route | None]:
+    """(True, the cached route or None for a cached "no such tenant"), or (False, None)."""
+    cached = cache.get(key)
+    if cached is None:
+        return False, None
+    if not cached:
+        return True, None
+    if not isinstance(cached, dict) or set(cached.get("row", ())) != set(_tenant_columns()):
+        return False, None  # written by another version of the code: read the row again
+    return True, Route(**cached)
+
+
+def _route_of(tenant: Tenant | None) -> Route | None:
+    if tenant is None:
+        return None
+    row = {name: getattr(tenant, name) for name in _tenant_columns()}
+    return Route(tenant_id=tenant.pk, status=tenant.status, row=row)
+
+
+def _store(key: str, route: Route | None) -> Route | None:
+    cache.set(key, asdict(route) if route else {}, ROUTE_CACHE_SECONDS)
+    return route
+
+
+def _route_key(kind: str, value: str, *, version: int = 2) -> str:
+    # Version 2 carries the tenant's row; processes still running the code before it read
+    # version 1 keys as {tenant_id, status} only, so the two never share a key.
+    prefix = "tenant-route" if version == 1 else f"tenant-route-v{version}"
+    return f"{prefix}:{kind}:{value.lower()}"
 
 
 def route_for_host(host: str) -> Route | None:
     """The tenant reached by a host name, or None (cached)."""
     key = _route_key("host", host)
-    cached = cache.get(key)
-    if cached is not None:
-        return Route(**cached) if cached else None
+    hit, route = _cached_route(key)
+    if hit:
+        return route
     domain = Domain.objects.select_related("tenant").filter(domain=host.lower()).first()
-    route = Route(tenant_id=domain.tenant.pk, status=domain.tenant.status) if domain else None
-    cache.set(key, vars(route) if route else {}, ROUTE_CACHE_SECONDS)
-    return route
+    return _store(key, _route_of(domain.tenant if domain else None))
 
 
 def route_for_slug(slug: str) -> Route | None:
     """The tenant named by an `X-Tenant` header, or None (cached)."""
     key = _route_key("slug", slug)
-    cached = cache.get(key)
-    if cached is not None:
-        return Route(**cached) if cached else None
-    tenant = Tenant.objects.filter(slug=slug.lower()).only("pk", "status").first()
-    route = Route(tenant_id=tenant.pk, status=tenant.status) if tenant else None
-    cache.set(key, vars(route) if route else {}, ROUTE_CACHE_SECONDS)
-    return route
+    hit, route = _cached_route(key)
+    if hit:
+        return route
+    return _store(key, _route_of(Tenant.objects.filter(slug=slug.lower()).first()))
 
 
 def forget_routes(tenant: Tenant) -> None:
-    """Drop cached routes after a tenant's status or domains change."""
-    hosts = list(tenant.domains.values_list("domain", flat=True))
-    cache.delete_many(
-        [_route_key("host", host) for host in hosts] + [_route_key("slug", tenant.slug)]
-    )
+    """Drop cached routes after a tenant's status, columns or domains change."""
+    # Routes are cached from the public schema (the key carries the schema): forget them there,
+    # whichever schema the caller is in.
+    with schema_context(get_public_schema_name()):
+        hosts = list(Domain.objects.filter(tenant_id=tenant.pk).values_list("domain", flat=True))
+        cache.delete_many(
+            [
+                _route_key(kind, value, version=version)
+                for version in (1, 2)  # also the routes the code before version 2 cached
+                for kind, value in [*(("host", host) for host in hosts), ("slug", tenant.slug)]
+            ]
+        )
 
 
 def get_tenant(*, tenant_id: int | str) -> Tenant:

@@ -185,6 +185,9 @@ def update_tenant(*, tenant: Tenant, **changes: str) -> Tenant:
         setattr(tenant, field, changes[field])
     if fields:
         tenant.save(update_fields=[*fields, "updated_at"])
+        # Requests build their Tenant from the cached route: drop it now and again at commit.
+        forget_routes(tenant)
+        transaction.on_commit(lambda: forget_routes(tenant))
     return tenant
 
 
@@ -246,4 +249,9 @@ def restore_tenant(*, tenant: Tenant, export: TenantExport) -> Tenant:
             cursor.execute(f'ALTER SCHEMA "{aside}" RENAME TO "{schema}"')
             raise BackupToolError("pg_restore failed", stderr=result.stderr.decode()[-500:])
         cursor.execute(f'DROP SCHEMA "{aside}" CASCADE')
+    from apps.merchants import keyring
+
+    # The restored rows replace every key and merchant that processes keep in their keyring.
+    with tenant_context(tenant):
+        keyring.invalidate()
     return tenant

@@ -1,13 +1,20 @@
 """A request finds its tenant by host or X-Tenant; unknown hosts 404, suspended tenants 403."""
 
+import json
+
 import pytest
 from django.db import connection
+from django.http import HttpResponse
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from apps.members.models import Member
 from apps.members.services import create_member, issue_member_tokens
 from apps.merchants.models import Merchant
-from tenants.services import archive_tenant, resume_tenant, suspend_tenant
+from tenants.middleware import TenantResolutionMiddleware
+from tenants.models import Tenant
+from tenants.services import archive_tenant, resume_tenant, suspend_tenant, update_tenant
 from tests.conftest import BASE, Api, host_of, login, signed_headers
 
 SURFACES = (
@@ -157,9 +164,85 @@ def test_archived_tenant_cannot_be_suspended_only_reactivated(provider_api, mall
 
 def test_route_lookup_is_cached(mall_a, console_a, django_assert_max_num_queries):
     console_a.get("/api/console/v1/me")
-    # Cached route: one query for the tenant row, then the token session and the staff row.
-    with django_assert_max_num_queries(6):
+    # Cached route: no query for the tenant, then the token session and the staff row.
+    with django_assert_max_num_queries(5):
         assert console_a.get("/api/console/v1/me").status_code == 200
+
+
+def _resolve(host):
+    """Run the tenant middleware alone; the tenant it set and the queries it ran."""
+    seen = {}
+
+    def view(request):
+        seen["tenant"] = request.tenant
+        seen["schema"] = connection.schema_name
+        return HttpResponse("ok")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = TenantResolutionMiddleware(view)(RequestFactory(HTTP_HOST=host).get("/healthz"))
+    connection.set_schema_to_public()
+    return response, seen, len(queries.captured_queries)
+
+
+def test_a_warm_route_resolves_the_tenant_with_no_query(mall_a):
+    _resolve(host_of("mall-a"))  # warm-up: reads the domain and the tenant, caches the route
+    response, seen, queries = _resolve(host_of("mall-a"))
+    assert (response.status_code, queries, seen["schema"]) == (200, 0, "t_mall_a")
+    tenant = seen["tenant"]
+    assert type(tenant) is Tenant
+    assert tenant.get_deferred_fields() == set()
+    assert tenant._state.adding is False
+    assert [getattr(tenant, f.attname) for f in Tenant._meta.concrete_fields] == [
+        getattr(mall_a, f.attname) for f in Tenant._meta.concrete_fields
+    ]
+    assert tenant.domain_url == host_of("mall-a")
+    # One instance per request: a view that changes it changes nobody else's.
+    assert _resolve(host_of("mall-a"))[1]["tenant"] is not tenant
+
+
+def test_a_warm_x_tenant_route_resolves_with_no_query(mall_a, member_token_a):
+    _, token = member_token_a
+    api = Api(BASE, token)
+    assert api.get("/api/member/v1/me", headers={"X-Tenant": "mall-a"}).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get("/api/member/v1/me", headers={"X-Tenant": "mall-a"})
+    assert response.json()["tenant"] == "mall-a"
+    assert "tenants_tenant" not in " ".join(q["sql"] for q in queries.captured_queries)
+
+
+def test_a_suspended_tenant_is_refused_on_the_next_request_after_a_warm_route(mall_a):
+    assert _resolve(host_of("mall-a"))[0].status_code == 200
+    suspend_tenant(tenant=mall_a)
+    response, seen, _ = _resolve(host_of("mall-a"))
+    assert (response.status_code, json.loads(response.content)["code"]) == (403, "tenant.suspended")
+    assert seen == {}
+    resume_tenant(tenant=mall_a)
+    assert _resolve(host_of("mall-a"))[0].status_code == 200
+
+
+def test_an_archived_tenant_is_refused_on_the_next_request_after_a_warm_route(mall_a):
+    assert _resolve(host_of("mall-a"))[0].status_code == 200
+    archive_tenant(tenant=mall_a)
+    response, _, _ = _resolve(host_of("mall-a"))
+    assert (response.status_code, json.loads(response.content)["code"]) == (403, "tenant.archived")
+
+
+def test_a_tenant_edit_shows_on_the_next_request_after_a_warm_route(mall_a):
+    assert _resolve(host_of("mall-a"))[1]["tenant"].display_name == "Mall A"
+    update_tenant(tenant=mall_a, display_name="Mall A Plaza", primary_color="#112233")
+    tenant = _resolve(host_of("mall-a"))[1]["tenant"]
+    assert (tenant.display_name, tenant.primary_color) == ("Mall A Plaza", "#112233")
+
+
+def test_a_route_cached_by_another_version_of_the_code_is_read_again(mall_a):
+    from django.core.cache import cache
+
+    cache.set(
+        f"tenant-route-v2:host:{host_of('mall-a')}", {"tenant_id": mall_a.pk, "status": "active"}
+    )
+    response, seen, queries = _resolve(host_of("mall-a"))
+    # The search path, then the domain with its tenant.
+    assert (response.status_code, seen["tenant"].slug, queries) == (200, "mall-a", 2)
 
 
 def test_member_rows_stay_in_their_schema(mall_a, mall_b, member_token_a):
@@ -175,3 +258,14 @@ def test_a_host_that_was_unknown_answers_right_after_onboarding(provider_api):
         {"name": "Late", "slug": "late-mall", "operator": {"username": "boss"}},
     )
     assert Api(f"late-mall.{BASE}").get("/healthz").status_code == 200
+
+
+def test_a_change_also_forgets_the_routes_the_previous_code_cached(mall_a):
+    """During a rolling deploy the previous code still reads `tenant-route:` keys."""
+    from django.core.cache import cache
+
+    old_keys = [f"tenant-route:host:{host_of('mall-a')}", "tenant-route:slug:mall-a"]
+    for key in old_keys:
+        cache.set(key, {"tenant_id": mall_a.pk, "status": "active"}, 60)
+    suspend_tenant(tenant=mall_a)
+    assert cache.get_many(old_keys) == {}

@@ -146,7 +146,8 @@ HMAC_MAX_SKEW_SECONDS = 300
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's Redis backend, reusing one client per connection pool (see atrium/cache.py).
+        "BACKEND": "atrium.cache.RedisCache",
         "LOCATION": REDIS_URL,
         # Keys carry the schema, so one mall's cache never answers for another.
         "KEY_FUNCTION": "django_tenants.cache.make_key",

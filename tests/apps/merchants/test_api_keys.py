@@ -1,5 +1,6 @@
 """POS API keys: HMAC-signed requests, replay, skew, rotation and revocation."""
 
+import itertools
 import json
 import time
 
@@ -158,3 +159,174 @@ def test_a_key_cannot_be_managed_through_another_merchant(console_a, mall_a, mak
     )
     assert (response.status_code, response.json()["code"]) == (404, "merchant.api_key_not_found")
     assert _ping(first).status_code == 200
+
+
+# --- the per-process keyring: no query in steady state, every change seen on the next call -----
+
+
+@pytest.fixture
+def stamps():
+    """Distinct timestamps inside the window: two pings in one second would be a replay."""
+    return itertools.count(int(time.time()) - 250)
+
+
+def _again(shop, stamps):
+    return _ping(shop, timestamp=next(stamps))
+
+
+def _send_counter(monkeypatch):
+    """Counts what this process sends to Redis: one per round trip (a pipeline sends once)."""
+    import redis.connection
+
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+def test_a_warm_signed_call_runs_no_query_and_one_redis_round_trip_for_auth(
+    shop, django_assert_num_queries, monkeypatch, stamps
+):
+    assert _again(shop, stamps).status_code == 200  # warm-up: reads the key and marks it used
+    sent = _send_counter(monkeypatch)
+    with django_assert_num_queries(0):
+        response = _again(shop, stamps)
+    assert (response.status_code, response.json()["merchant"]["name"]) == (200, "Tea House")
+    # The tenant route, then the replay mark, the use mark and the generation in one pipeline.
+    assert len(sent) == 2
+
+
+def test_the_keyring_gives_fresh_model_instances_with_every_field(mall_a, shop, stamps):
+    from apps.merchants.models import Merchant
+    from apps.merchants.services import verify_signed_request
+
+    def verify():
+        headers = signed_headers(shop.key_id, shop.secret, "GET", PING, timestamp=next(stamps))
+        return verify_signed_request(
+            key_id=shop.key_id,
+            timestamp=headers["X-Atrium-Timestamp"],
+            signature=headers["X-Atrium-Signature"],
+            method="GET",
+            path=PING,
+            body=b"",
+        )
+
+    with tenant_context(mall_a):
+        first, second = verify(), verify()
+        stored = Merchant.objects.get(pk=shop.merchant.pk)
+    assert type(first) is ApiKey
+    assert type(first.merchant) is Merchant
+    assert first is not second
+    assert first.merchant is not second.merchant
+    assert (first.pk, first.key_id, first.merchant_id, first.revoked_at) == (
+        shop.key_id,
+        shop.key_id,
+        stored.pk,
+        None,
+    )
+    assert (first.get_deferred_fields(), first.merchant.get_deferred_fields()) == (set(), set())
+    assert (
+        first.merchant.pk,
+        first.merchant.name,
+        first.merchant.business_format,
+        first.merchant.status,
+        first.merchant.is_active,
+        first.merchant.created_at,
+    ) == (
+        stored.pk,
+        "Tea House",
+        "retail",
+        "active",
+        True,
+        stored.created_at,
+    )
+    assert first.merchant._state.adding is False
+
+
+def test_a_revoke_refuses_the_next_call_of_a_warm_keyring(mall_a, shop, stamps):
+    from apps.merchants.services import revoke_api_key
+
+    assert _again(shop, stamps).status_code == 200
+    with tenant_context(mall_a):
+        revoke_api_key(api_key=ApiKey.objects.get(pk=shop.key_id))
+    # This process keeps its (now stale) entry, exactly as another process would.
+    response = _again(shop, stamps)
+    assert (response.status_code, response.json()["code"]) == (401, "auth.api_key_revoked")
+
+
+def test_a_suspended_merchant_is_refused_on_the_next_call_and_readmitted_after(
+    mall_a, shop, stamps
+):
+    from apps.merchants.services import update_merchant
+
+    assert _again(shop, stamps).status_code == 200
+    with tenant_context(mall_a):
+        update_merchant(merchant=shop.merchant, changes={"status": "suspended"})
+    response = _again(shop, stamps)
+    assert (response.status_code, response.json()["code"]) == (401, "auth.api_key_revoked")
+    assert response.json()["message"] == "merchant is inactive"
+    with tenant_context(mall_a):
+        update_merchant(merchant=shop.merchant, changes={"status": "active"})
+    assert _again(shop, stamps).status_code == 200
+
+
+def test_a_merchant_edit_shows_on_the_next_call(mall_a, shop, stamps):
+    from apps.merchants.services import update_merchant
+
+    assert _again(shop, stamps).json()["merchant"]["name"] == "Tea House"
+    with tenant_context(mall_a):
+        update_merchant(merchant=shop.merchant, changes={"name": "Tea Garden"})
+    assert _again(shop, stamps).json()["merchant"]["name"] == "Tea Garden"
+
+
+def test_a_rotation_refuses_the_old_key_of_a_warm_keyring_and_admits_the_new(mall_a, shop, stamps):
+    from apps.merchants.services import rotate_api_key
+
+    assert _again(shop, stamps).status_code == 200
+    with tenant_context(mall_a):
+        issued = rotate_api_key(api_key=ApiKey.objects.get(pk=shop.key_id))
+    old = _again(shop, stamps)
+    assert (old.status_code, old.json()["code"]) == (401, "auth.api_key_revoked")
+    headers = signed_headers(issued.api_key.key_id, issued.secret, "GET", PING)
+    assert Api(host_of("mall-a")).get(PING, headers=headers).status_code == 200
+
+
+def test_a_stale_entry_with_a_bad_signature_answers_as_the_current_rows_rank(mall_a, shop, stamps):
+    from apps.merchants.services import revoke_api_key
+
+    assert _again(shop, stamps).status_code == 200
+    with tenant_context(mall_a):
+        revoke_api_key(api_key=ApiKey.objects.get(pk=shop.key_id))
+    headers = signed_headers(shop.key_id, "not-the-secret", "GET", PING, timestamp=next(stamps))
+    response = Api(host_of("mall-a")).get(PING, headers=headers)
+    assert (response.status_code, response.json()["code"]) == (401, "auth.api_key_revoked")
+
+
+def test_every_change_bumps_the_generation_now_and_again_at_commit(
+    mall_a, shop, django_capture_on_commit_callbacks
+):
+    from apps.merchants import keyring
+    from apps.merchants.services import revoke_api_key
+
+    with tenant_context(mall_a):
+        before = keyring.generation()
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            revoke_api_key(api_key=ApiKey.objects.get(pk=shop.key_id))
+            during = keyring.generation()
+        after = keyring.generation()
+    assert len(callbacks) == 1
+    assert len({before, during, after}) == 3
+
+
+def test_a_replayed_call_on_a_warm_keyring_is_refused(shop, stamps):
+    headers = signed_headers(shop.key_id, shop.secret, "GET", PING, timestamp=next(stamps))
+    api = Api(host_of("mall-a"))
+    assert _again(shop, stamps).status_code == 200
+    assert api.get(PING, headers=headers).status_code == 200
+    again = api.get(PING, headers=headers)
+    assert (again.status_code, again.json()["code"]) == (401, "auth.signature_replayed")
