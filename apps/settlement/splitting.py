@@ -427,8 +427,8 @@ def plan_split(
                 if rate > 0:
                     weights[key] = weights.get(key, ZERO) + amount * rate
             if cell.subsidy is not None:
-                key, rate = cell.subsidy
-                subsidies[key] = subsidies.get(key, ZERO) + amount * rate
+                funded_by, subsidy_rate = cell.subsidy
+                subsidies[funded_by] = subsidies.get(funded_by, ZERO) + amount * subsidy_rate
     keys = list(weights)
     lines = [
         PlannedLine(party, kind, amount, rule_id, why)

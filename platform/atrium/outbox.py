@@ -34,7 +34,7 @@ from django.utils.module_loading import import_string
 
 from atrium.errors import DomainError, TenantRequiredError
 from atrium.models import OutboxEvent
-from atrium.sql import Statement, execute_arrays
+from atrium.sql import Statement, execute_arrays, json_rows
 from atrium.tenancy import current_schema
 
 logger = logging.getLogger(__name__)
@@ -110,9 +110,9 @@ def emit_many(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
 
 _EMIT_SQL = (
     f"INSERT INTO {OutboxEvent._meta.db_table} (id, topic, payload, created_at, attempts, "  # noqa: S608
-    "last_error) SELECT e.id, e.topic, e.payload::jsonb, e.created_at, 0, '' FROM unnest("
-    "%(id)b::uuid[], %(topic)b::text[], %(payload)b::text[], %(at)b::timestamptz[]) AS "
-    "e(id, topic, payload, created_at)"
+    "last_error) SELECT e.id, e.topic, e.payload::jsonb, e.created_at, 0, '' FROM "
+    "json_to_recordset(%(rows)s::json) AS e(id uuid, topic text, payload text, "
+    "created_at timestamptz)"
 )
 _encoder = DjangoJSONEncoder()
 
@@ -132,14 +132,12 @@ def emit_many_statement(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> St
     if not connection.in_atomic_block:
         raise OutboxUsageError("emit() must run inside transaction.atomic", topic=messages[0][0])
     now = timezone.now()
+    rows = [
+        (uuid.uuid4(), topic, _encoder.encode(payload), now + dt.timedelta(microseconds=index))
+        for index, (topic, payload) in enumerate(messages)
+    ]
     statement = Statement(
-        _EMIT_SQL,
-        {
-            "id": [uuid.uuid4() for _ in messages],
-            "topic": [topic for topic, _ in messages],
-            "payload": [_encoder.encode(payload) for _, payload in messages],
-            "at": [now + dt.timedelta(microseconds=index) for index in range(len(messages))],
-        },
+        _EMIT_SQL, {"rows": json_rows(("id", "topic", "payload", "created_at"), rows)}
     )
     _relay_on_commit(schema)
     return statement

@@ -42,7 +42,7 @@ from apps.loyalty.services.earning import EarnQuote, SaleFacts, local_day, quote
 from apps.loyalty.services.growth import window_start
 from apps.loyalty.services.ledger import add_months, check_points, entry_hash
 from atrium.events import DomainEvent
-from atrium.sql import Statement, bind_columns, run_statements, write_together
+from atrium.sql import Statement, insert_rows, json_rows, run_statements, write_together
 
 
 @dataclass(frozen=True)
@@ -356,73 +356,79 @@ def _earn(
     return entry_id
 
 
-_ENTRIES_SQL = """
-INSERT INTO {table} (id, kind, member_id, points, idempotency_key, request_hash, reason,
-                     source_type, source_id, merchant_id, actor, created_at)
-SELECT e.*, '', %(now)s FROM unnest(%(e_id)b::uuid[], %(e_kind)b::text[], %(e_member)b::uuid[],
-    %(e_points)b::bigint[], %(e_key)b::text[], %(e_hash)b::text[], %(e_reason)b::text[],
-    %(e_type)b::text[], %(e_source)b::text[], %(e_merchant)b::uuid[]) AS e
-"""
-_POSTINGS_SQL = """
-INSERT INTO {table} (entry_id, account, member_id, amount)
-SELECT * FROM unnest(%(p_entry)b::uuid[], %(p_account)b::text[], %(p_member)b::uuid[],
-    %(p_amount)b::bigint[])
-"""
-_LOTS_SQL = """
-INSERT INTO {table} (id, member_id, entry_id, source, issuer_merchant_id, original, remaining,
-                     earned_at, available_at, expires_at)
-SELECT l.id, l.member, l.entry, l.source, l.issuer, l.points, l.points, l.earned, l.available,
-       l.expires
-FROM unnest(%(l_id)b::uuid[], %(l_member)b::uuid[], %(l_entry)b::uuid[], %(l_source)b::text[],
-    %(l_issuer)b::uuid[], %(l_points)b::bigint[], %(l_earned)b::timestamptz[],
-    %(l_available)b::timestamptz[], %(l_expires)b::timestamptz[])
-    AS l(id, member, entry, source, issuer, points, earned, available, expires)
-"""
-_MOVEMENTS_SQL = """
-INSERT INTO {table} (lot_id, entry_id, amount)
-SELECT * FROM unnest(%(l_id)b::uuid[], %(l_entry)b::uuid[], %(l_points)b::bigint[])
-"""
-_GROWTH_SQL = """
-INSERT INTO {table} (member_id, delta, reason, source_type, source_id, idempotency_key,
-                     created_at)
-SELECT g.*, %(now)s FROM unnest(%(g_member)b::uuid[], %(g_delta)b::bigint[],
-    %(g_reason)b::text[], %(g_type)b::text[], %(g_source)b::text[], %(g_key)b::text[]) AS g
-"""
-_TIER_CHANGES_SQL = """
-INSERT INTO {table} (member_id, from_tier_id, to_tier_id, reason, growth, created_at)
-SELECT t.*, %(now)s FROM unnest(%(t_member)b::uuid[], %(t_from)b::bigint[],
-    %(t_to)b::bigint[], %(t_reason)b::text[], %(t_growth)b::bigint[]) AS t
-"""
 _ACCOUNTS_SQL = """
 UPDATE {table} AS a
-SET balance = u.balance, growth = u.growth, tier_id = u.tier,
-    tier_since = coalesce(u.tier_since, a.tier_since), updated_at = %(now)s
-FROM unnest(%(a_member)b::uuid[], %(a_balance)b::bigint[], %(a_growth)b::bigint[],
-    %(a_tier)b::bigint[], %(a_since)b::timestamptz[]) AS u(member, balance, growth, tier, tier_since)
-WHERE a.member_id = u.member
+SET balance = u.balance, growth = u.growth, tier_id = u.tier_id,
+    tier_since = coalesce(u.tier_since, a.tier_since), updated_at = u.updated_at
+FROM json_populate_recordset(NULL::{table}, %(rows)s::json) AS u
+WHERE a.member_id = u.member_id
 """
+_ENTRY_COLUMNS = (
+    "id", "kind", "member_id", "points", "idempotency_key", "request_hash", "reason",
+    "source_type", "source_id", "merchant_id", "actor", "created_at",
+)  # fmt: skip
+_LOT_COLUMNS = (
+    "id", "member_id", "entry_id", "source", "issuer_merchant_id", "original", "remaining",
+    "earned_at", "available_at", "expires_at",
+)  # fmt: skip
+_GROWTH_COLUMNS = (
+    "member_id", "delta", "reason", "source_type", "source_id", "idempotency_key", "created_at",
+)  # fmt: skip
 
 
 def _fragments(rows: _Rows, accounts: dict[str, _Account], now: dt.datetime) -> list[Statement]:
     """The rows to write, one fragment per table that gets any (`atrium.sql.write_together`)."""
-    updates = [
-        (member, a.balance, a.growth, a.tier.pk if a.tier else None, a.tier_changed_at)
-        for member, a in accounts.items()
-    ]
     fragments = []
-    for sql, model, written in (
-        (_ENTRIES_SQL, JournalEntry, (("e", "id kind member points key hash reason type source merchant", rows.entries),)),
-        (_POSTINGS_SQL, Posting, (("p", "entry account member amount", rows.postings),)),
-        (_LOTS_SQL, PointsLot, (("l", "id member entry source issuer points earned available expires", rows.lots),)),
-        (_MOVEMENTS_SQL, LotMovement, (("l", "id member entry source issuer points earned available expires", rows.lots),)),
-        (_GROWTH_SQL, GrowthEntry, (("g", "member delta reason type source key", rows.growth),)),
-        (_TIER_CHANGES_SQL, TierChange, (("t", "member from to reason growth", rows.tier_changes),)),
-        (_ACCOUNTS_SQL, PointsAccount, (("a", "member balance growth tier since", updates),)),
-    ):  # fmt: skip
-        prefix, names, table = written[0]
-        if not table:
-            continue
-        params: dict[str, Any] = {"now": now}
-        params.update(bind_columns(prefix, names.split(), table))
-        fragments.append(Statement(sql.format(table=model._meta.db_table), params))
+    if rows.entries:
+        fragments.append(
+            insert_rows(
+                JournalEntry._meta.db_table, _ENTRY_COLUMNS, [(*e, "", now) for e in rows.entries]
+            )
+        )
+        fragments.append(
+            insert_rows(
+                Posting._meta.db_table, ("entry_id", "account", "member_id", "amount"),
+                rows.postings,
+            )
+        )  # fmt: skip
+    if rows.lots:
+        fragments.append(
+            insert_rows(
+                PointsLot._meta.db_table, _LOT_COLUMNS,
+                [(i, m, e, src, iss, pts, pts, at, av, ex)
+                 for i, m, e, src, iss, pts, at, av, ex in rows.lots],
+            )
+        )  # fmt: skip
+        fragments.append(
+            insert_rows(
+                LotMovement._meta.db_table, ("lot_id", "entry_id", "amount"),
+                [(lot[0], lot[2], lot[5]) for lot in rows.lots],
+            )
+        )  # fmt: skip
+    if rows.growth:
+        fragments.append(
+            insert_rows(
+                GrowthEntry._meta.db_table, _GROWTH_COLUMNS, [(*g, now) for g in rows.growth]
+            )
+        )
+    if rows.tier_changes:
+        fragments.append(
+            insert_rows(
+                TierChange._meta.db_table,
+                ("member_id", "from_tier_id", "to_tier_id", "reason", "growth", "created_at"),
+                [(*t, now) for t in rows.tier_changes],
+            )
+        )
+    if accounts:
+        updates = [
+            (member, a.balance, a.growth, a.tier.pk if a.tier else None, a.tier_changed_at, now)
+            for member, a in accounts.items()
+        ]
+        columns = ("member_id", "balance", "growth", "tier_id", "tier_since", "updated_at")
+        fragments.append(
+            Statement(
+                _ACCOUNTS_SQL.format(table=PointsAccount._meta.db_table),
+                {"rows": json_rows(columns, updates)},
+            )
+        )
     return fragments

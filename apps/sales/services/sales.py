@@ -71,7 +71,7 @@ from atrium.crypto import keyed_hash
 from atrium.errors import DomainError, IdempotencyConflictError
 from atrium.events import DomainEvent, publish_many_statement
 from atrium.money import CENT, to_cny
-from atrium.sql import Statement, bind_columns, run_statements, write_together
+from atrium.sql import Statement, insert_rows, run_statements, write_together
 
 MAX_MONEY = Decimal("999999999999.99")  # DecimalField(14, 2)
 MAX_QUANTITY = Decimal("999999999.999")
@@ -739,39 +739,14 @@ def _resolve_buyer(
     return buyer
 
 
-_SALES_SQL = f"""
-INSERT INTO {Sale._meta.db_table} (id, merchant_id, member_id, external_id, channel, occurred_at,
-    total, eligible_amount, points_earned, growth_earned, points_balance, tier_code,
-    refunded_total, points_reversed, growth_reversed, status, member_ref_kind, request_hash,
-    actor, created_at)
-SELECT s.id, s.merchant, s.member, s.external_id, s.channel, s.occurred_at, s.total, s.eligible,
-    s.points, s.growth, s.balance, s.tier, 0, 0, 0, %(status)s, s.ref_kind, s.hash, s.actor,
-    %(now)s
-FROM unnest(%(s_id)b::uuid[], %(s_merchant)b::uuid[], %(s_member)b::uuid[],
-    %(s_external_id)b::text[], %(s_channel)b::text[], %(s_occurred_at)b::timestamptz[],
-    %(s_total)b::numeric[], %(s_eligible)b::numeric[], %(s_points)b::bigint[],
-    %(s_growth)b::bigint[], %(s_balance)b::bigint[], %(s_tier)b::text[],
-    %(s_ref_kind)b::text[], %(s_hash)b::text[], %(s_actor)b::text[])
-    AS s(id, merchant, member, external_id, channel, occurred_at, total, eligible, points,
-         growth, balance, tier, ref_kind, hash, actor)
-"""  # noqa: S608 - names only
-_PAYMENTS_SQL = f"""
-INSERT INTO {SalePayment._meta.db_table} (sale_id, position, method, amount, trade_no)
-SELECT * FROM unnest(%(p_sale)b::uuid[], %(p_position)b::smallint[], %(p_method)b::text[],
-    %(p_amount)b::numeric[], %(p_trade_no)b::text[])
-"""  # noqa: S608 - names only
-_ITEMS_SQL = f"""
-INSERT INTO {SaleItem._meta.db_table} (sale_id, position, sku, name, category, quantity, amount)
-SELECT * FROM unnest(%(i_sale)b::uuid[], %(i_position)b::smallint[], %(i_sku)b::text[],
-    %(i_name)b::text[], %(i_category)b::text[], %(i_quantity)b::numeric[],
-    %(i_amount)b::numeric[])
-"""  # noqa: S608 - names only
-
-
 _SALE_COLUMNS = (
-    "id", "merchant", "member", "external_id", "channel", "occurred_at", "total", "eligible",
-    "points", "growth", "balance", "tier", "ref_kind", "hash", "actor",
+    "id", "merchant_id", "member_id", "external_id", "channel", "occurred_at", "total",
+    "eligible_amount", "points_earned", "growth_earned", "points_balance", "tier_code",
+    "refunded_total", "points_reversed", "growth_reversed", "status", "member_ref_kind",
+    "request_hash", "actor", "created_at",
 )  # fmt: skip
+_PAYMENT_COLUMNS = ("sale_id", "position", "method", "amount", "trade_no")
+_ITEM_COLUMNS = ("sale_id", "position", "sku", "name", "category", "quantity", "amount")
 
 
 def _sale_fragments(new: list[_Planned], now: dt.datetime) -> list[Statement]:
@@ -780,14 +755,15 @@ def _sale_fragments(new: list[_Planned], now: dt.datetime) -> list[Statement]:
     sales: list[tuple[Any, ...]] = []
     payments: list[tuple[Any, ...]] = []
     items: list[tuple[Any, ...]] = []
+    recorded = str(SaleStatus.RECORDED)
     for p in new:
         row = p.row
         assert row is not None  # noqa: S101 - set by the caller
         sales.append(
             (row.pk, row.merchant_id, row.member_id, row.external_id, row.channel,
              row.occurred_at, row.total, row.eligible_amount, row.points_earned,
-             row.growth_earned, row.points_balance, row.tier_code, row.member_ref_kind,
-             row.request_hash, row.actor)
+             row.growth_earned, row.points_balance, row.tier_code, 0, 0, 0, recorded,
+             row.member_ref_kind, row.request_hash, row.actor, now)
         )  # fmt: skip
         payments.extend(
             (row.pk, position, pay.method, pay.amount, pay.trade_no)
@@ -798,18 +774,11 @@ def _sale_fragments(new: list[_Planned], now: dt.datetime) -> list[Statement]:
             for position, item in enumerate(p.sale.items)
         )
     fragments = [
-        Statement(
-            _SALES_SQL,
-            {"now": now, "status": SaleStatus.RECORDED, **bind_columns("s", _SALE_COLUMNS, sales)},
-        ),
-        Statement(
-            _PAYMENTS_SQL,
-            bind_columns("p", ("sale", "position", "method", "amount", "trade_no"), payments),
-        ),
+        insert_rows(Sale._meta.db_table, _SALE_COLUMNS, sales),
+        insert_rows(SalePayment._meta.db_table, _PAYMENT_COLUMNS, payments),
     ]
     if items:
-        columns = ("sale", "position", "sku", "name", "category", "quantity", "amount")
-        fragments.append(Statement(_ITEMS_SQL, bind_columns("i", columns, items)))
+        fragments.append(insert_rows(SaleItem._meta.db_table, _ITEM_COLUMNS, items))
     return fragments
 
 
@@ -897,6 +866,8 @@ def refund_sale(
     return RefundResult(refund=refund, sale=sale, created=True)
 
 
-def local_noon(day: dt.date) -> dt.datetime:
-    """Midday of a local date: the time given to sales known only by their day (receipts)."""
-    return dt.datetime.combine(day, dt.time(12), tzinfo=timezone.get_default_timezone())
+def local_noon(day: dt.date, *, now: dt.datetime | None = None) -> dt.datetime:
+    """Midday of a local date, or now if that is still ahead: the time given to sales known only
+    by their day (receipts), never in the future (a receipt of today approved before noon)."""
+    noon = dt.datetime.combine(day, dt.time(12), tzinfo=timezone.get_default_timezone())
+    return min(noon, now or timezone.now())

@@ -25,7 +25,7 @@ from apps.settlement.locks import lines_lock, lines_lock_statement
 from apps.settlement.models import SettlementCursor, SplitLine
 from apps.settlement.splitting import Portion, plan_split, snapshot
 from atrium.money import allocate, to_cny
-from atrium.sql import Statement, bind_columns, run_statements, write_together
+from atrium.sql import Statement, insert_rows, run_statements, write_together
 
 
 class PaymentLike(Protocol):
@@ -96,18 +96,9 @@ def _items(sale: Sale, given: Sequence[ItemLike] | None) -> list[Portion]:
 
 
 _LINE_COLUMNS = (
-    "id", "sale", "merchant", "party", "kind", "amount", "settle_on", "occurred_at", "rule", "why",
+    "id", "sale_id", "merchant_id", "party", "kind", "amount", "settle_on", "occurred_at",
+    "rule_id", "why", "created_at",
 )  # fmt: skip
-_INSERT_LINES_SQL = f"""
-INSERT INTO {SplitLine._meta.db_table} (id, sale_id, refund_id, merchant_id, party, kind, amount,
-    settle_on, occurred_at, rule_id, why, created_at)
-SELECT l.id, l.sale, NULL, l.merchant, l.party, l.kind, l.amount, l.settle_on, l.occurred_at,
-    l.rule, l.why, %(now)s
-FROM unnest(%(l_id)b::uuid[], %(l_sale)b::uuid[], %(l_merchant)b::uuid[], %(l_party)b::text[],
-    %(l_kind)b::text[], %(l_amount)b::numeric[], %(l_settle_on)b::date[],
-    %(l_occurred_at)b::timestamptz[], %(l_rule)b::uuid[], %(l_why)b::text[])
-    AS l(id, sale, merchant, party, kind, amount, settle_on, occurred_at, rule, why)
-"""  # noqa: S608 - names only
 
 
 def _line_rows(
@@ -139,9 +130,7 @@ def _line_rows(
 def _lines_fragment(rows: Sequence[tuple[Any, ...]], now: dt.datetime) -> Statement | None:
     if not rows:
         return None
-    params: dict[str, Any] = {"now": now}
-    params.update(bind_columns("l", _LINE_COLUMNS, rows))
-    return Statement(_INSERT_LINES_SQL, params)
+    return insert_rows(SplitLine._meta.db_table, _LINE_COLUMNS, [(*row, now) for row in rows])
 
 
 def sales_split_fragment(

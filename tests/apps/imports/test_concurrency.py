@@ -21,7 +21,11 @@ ROWS = 150
 
 
 def _file():
-    when = (timezone.localtime() - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    # An hour ago, but today: a sale of yesterday earns nothing under rules that start today.
+    now = timezone.localtime()
+    when = max(now - dt.timedelta(hours=1), now.replace(hour=0, minute=0)).strftime(
+        "%Y-%m-%d %H:%M"
+    )
     lines = ["external_id,occurred_at,total"] + [
         f"C-{number},{when},{'x' if number in (10, 140) else '5.00'}"
         for number in range(2, ROWS + 2)

@@ -31,7 +31,11 @@ ROWS = 230  # three chunks of 100, 100 and 30
 
 def _sales_file(member_no):
     # an hour ago: the mall's earning rules are in force from its first day
-    when = (timezone.localtime() - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    # An hour ago, but today: a sale of yesterday earns nothing under rules that start today.
+    now = timezone.localtime()
+    when = max(now - dt.timedelta(hours=1), now.replace(hour=0, minute=0)).strftime(
+        "%Y-%m-%d %H:%M"
+    )
     lines = ["小票号,交易时间,金额,会员号"]
     for number in range(2, ROWS + 2):  # the header is row 1
         total = "12.345" if number == 51 else "10.00"

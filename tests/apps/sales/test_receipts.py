@@ -15,6 +15,7 @@ from django_tenants.utils import tenant_context
 
 from apps.members.services import issue_member_tokens
 from apps.sales.models import Receipt, Sale
+from apps.sales.services.sales import local_noon
 from tests.apps.sales.conftest import HOST_A, balance_of, in_schema, sale_body, table_counts
 from tests.conftest import Api
 
@@ -195,3 +196,12 @@ def test_reviewing_needs_the_members_permission_and_an_existing_receipt(console_
     marketing = api.as_token(login(api, "console", "mkt")["access_token"])
     response = marketing.get(QUEUE)
     assert (response.status_code, response.json()["code"]) == (403, "auth.forbidden")
+
+
+def test_a_receipt_of_today_approved_before_noon_is_not_dated_in_the_future():
+    zone = timezone.get_default_timezone()
+    just_after_midnight = dt.datetime(2026, 11, 24, 0, 10, tzinfo=zone)
+    assert local_noon(dt.date(2026, 11, 24), now=just_after_midnight) == just_after_midnight
+    assert local_noon(dt.date(2026, 11, 23), now=just_after_midnight) == dt.datetime(
+        2026, 11, 23, 12, tzinfo=zone
+    )
