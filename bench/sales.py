@@ -498,23 +498,23 @@ def start_profiles(pids: list[int], seconds: float, folder: Path) -> list[subpro
 PROFILE_GROUPS = (
     # (label, function, file): inclusive share of the samples whose stack holds that frame.
     ("ninja: parse and validate the body", "_get_values", "ninja/operation.py"),
+    ("tenant resolution (middleware)", "__call__", "tenants/middleware.py"),
     ("HMAC auth (verify_signed_request)", "verify_signed_request", "merchants/services.py"),
     ("record_sales (the writer), all of it", "record_sales", "sales/services/sales.py"),
-    ("  award_sales (loyalty: lock, sums, quote, ledger rows)", "award_sales", "sale_awards.py"),
-    ("    account lock (insert missing, lock in order)", "_lock_accounts", "sale_awards.py"),
-    ("    ledger rows (one multi-CTE statement)", "_write", "services/sale_awards.py"),
-    ("    quote_sale (rules engine)", "quote_sale", "services/earning.py"),
-    ("  sales, payments, items (one statement)", "_insert_sales", "sales/services/sales.py"),
-    ("  member lookup", "_resolve_buyer", "sales/services/sales.py"),
-    ("  replay check", "recorded_sale_hashes", "sales/selectors.py"),
-    ("  outbox rows (emit_many)", "emit_many", "atrium/outbox.py"),
+    ("  clean and hash each sale (_prepare)", "_prepare", "sales/services/sales.py"),
+    ("  pipelined round trips (locks, replay check, members, accounts)", "run_statements",
+     "atrium/sql.py"),
+    ("  awards (plan_awards: quotes, ledger rows)", "plan_awards", "sale_awards.py"),
+    ("  split lines (sales_split_fragment)", "sales_split_fragment", "services/split.py"),
+    ("  events (publish_many_statement)", "publish_many_statement", "atrium/events.py"),
+    ("  the one write statement (write_together)", "write_together", "atrium/sql.py"),
     ("COMMIT", "commit", "django/db/backends/base/base.py"),
     ("after commit: relay flag / enqueue (enqueue_relay)", "enqueue_relay", "atrium/outbox.py"),
     ("django-tenants SET search_path before each query", "_handle_search_path", "django_tenants"),
     ("waiting on PostgreSQL (psycopg)", "wait", "psycopg/connection.py"),
     ("Django ORM SQL compilation", "as_sql", "django/db/models/sql/compiler.py"),
     ("Redis (cache, broker)", "send_packed_command", "redis/connection.py"),
-)
+)  # fmt: skip
 
 
 def _frame_matches(frame: str, function: str, file: str) -> bool:

@@ -4,8 +4,9 @@ docs/adr/0016-sale-writer-round-trips.md).
 Django's psycopg cursor binds parameters client-side, quoting every array element into the SQL
 text in Python; a batch of 500 sales sends thousands of elements. `execute_arrays` runs one
 statement on the same connection and transaction with server-side binding instead: the arrays
-travel as binary parameters, dumped by psycopg's C code. Statements are never prepared (a prepared
-plan must not outlive the tenant's search_path).
+travel as binary parameters. The sale writer passes its rows as one JSON parameter per table
+instead (`insert_rows`). Statements are auto-prepared by psycopg: PostgreSQL re-parses a prepared
+statement whenever search_path changed since its last use, so a plan never crosses tenants.
 
 Two ways to spend fewer round trips, each keeping one transaction:
 
@@ -103,7 +104,8 @@ def execute_arrays(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]
     """Run one statement (named `%(name)s` parameters) in the current transaction, server-side
     bound; returns its rows (none for a statement without results)."""
     started = time.monotonic()
-    with psycopg.Cursor(_raw()) as cursor:
+    # Errors come out as Django's (IntegrityError, OperationalError...), as from the ORM.
+    with connection.wrap_database_errors, psycopg.Cursor(_raw()) as cursor:
         cursor.execute(sql, params, prepare=None)
         rows = list(cursor.fetchall()) if cursor.description else []
     _logged([sql], started)
@@ -118,7 +120,7 @@ def run_statements(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]
     raw = _raw()
     cursors = [psycopg.Cursor(raw) for _ in statements]
     try:
-        with raw.pipeline():
+        with connection.wrap_database_errors, raw.pipeline():
             for cursor, statement in zip(cursors, statements, strict=True):
                 cursor.execute(statement.sql, statement.params, prepare=None)
         results = [list(c.fetchall()) if c.description else [] for c in cursors]

@@ -1,0 +1,109 @@
+"""The writer's raw SQL helpers: pipelined statements, JSON rows, fragments written together."""
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from atrium.sql import Statement, insert_rows, json_rows, run_statements, write_together
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+COLUMNS = ("id", "amount", "at", "day", "note", "n")
+
+
+@pytest.fixture
+def scratch(db):
+    """A temporary table of the column types the writer passes (dropped at the end)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE scratch (id uuid PRIMARY KEY, amount numeric(14, 2), "
+            "at timestamptz, day date, note text, n bigint)"
+        )
+    yield "scratch"
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE scratch")
+
+
+def _read(table):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {table} ORDER BY n")
+        return cursor.fetchall()
+
+
+def test_rows_round_trip_exactly_through_json(scratch):
+    rows = [
+        (uuid.UUID(int=1), Decimal("12.30"), dt.datetime(2026, 11, 23, 23, 59, 59, 123456,
+         tzinfo=SHANGHAI), dt.date(2026, 11, 23), "奶茶 \"双份\" \\ 半糖", 1),
+        (uuid.UUID(int=2), None, None, None, None, 2),
+    ]  # fmt: skip
+    with transaction.atomic():
+        write_together([insert_rows(scratch, COLUMNS, rows)])
+    first, second = _read(scratch)
+    assert first == (
+        uuid.UUID(int=1),
+        Decimal("12.30"),
+        dt.datetime(2026, 11, 23, 15, 59, 59, 123456, tzinfo=dt.UTC),
+        dt.date(2026, 11, 23),
+        '奶茶 "双份" \\ 半糖',
+        1,
+    )
+    assert second == (uuid.UUID(int=2), None, None, None, None, 2)
+
+
+money = st.decimals(min_value=Decimal("-999999999999.99"), max_value=Decimal("999999999999.99"),
+                    places=2, allow_nan=False, allow_infinity=False)  # fmt: skip
+texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+
+
+# The table is the fixture's; every example rolls its rows back.
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(amounts=st.lists(money, min_size=1, max_size=20), notes=st.lists(texts, min_size=20))
+def test_any_amount_and_text_arrives_unchanged(scratch, amounts, notes):
+    rows = [(uuid.uuid4(), amount, None, None, notes[i], i) for i, amount in enumerate(amounts)]
+    with transaction.atomic():
+        write_together([insert_rows(scratch, COLUMNS, rows)])
+        assert [(r[1], r[4]) for r in _read(scratch)] == [(r[1], r[4]) for r in rows]
+        transaction.set_rollback(True)
+
+
+def test_fragments_are_one_statement_and_a_failure_writes_nothing(scratch):
+    good = insert_rows(scratch, COLUMNS, [(uuid.UUID(int=1), Decimal(1), None, None, "a", 1)])
+    clash = insert_rows(scratch, COLUMNS, [(uuid.UUID(int=1), Decimal(2), None, None, "b", 2)])
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        write_together([good])
+    assert len(queries.captured_queries) == 1
+    with pytest.raises(IntegrityError), transaction.atomic():
+        write_together(
+            [insert_rows(scratch, COLUMNS, [(uuid.UUID(int=3), None, None, None, "c", 3)]), clash]
+        )
+    assert [r[0] for r in _read(scratch)] == [uuid.UUID(int=1)]
+
+
+def test_pipelined_statements_run_in_order_each_seeing_the_ones_before(scratch):
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        results = run_statements(
+            [
+                Statement(
+                    f"INSERT INTO {scratch} (id, n) VALUES (%(id)s, 7)", {"id": uuid.UUID(int=7)}
+                ),
+                Statement(f"SELECT n FROM {scratch} WHERE id = %(id)s", {"id": uuid.UUID(int=7)}),
+                Statement("SELECT %(a)s::int + %(b)s::int", {"a": 2, "b": 3}),
+            ]
+        )
+    assert results == [[], [(7,)], [(5,)]]
+    assert len(queries.captured_queries) == 3
+
+
+def test_json_rows_keys_each_row_by_column():
+    assert json_rows(("id", "amount"), [(uuid.UUID(int=1), Decimal("0.10"))]) == (
+        '[{"id":"00000000-0000-0000-0000-000000000001","amount":"0.10"}]'
+    )
+    with pytest.raises(TypeError):
+        json_rows(("x",), [(object(),)])
