@@ -137,8 +137,12 @@ def quote_sale(
     earned_today: int = 0,
     rules: Sequence[EarningRule] | None = None,
     growth_per_yuan: Decimal | None = None,
+    explain: bool = True,
 ) -> EarnQuote:
-    """What a sale would earn, with the rules that applied. Pure: reads rules only if not given."""
+    """What a sale would earn, with the rules that applied. Pure: reads rules only if not given.
+
+    `explain=False` (the sale writer) leaves out the explanations: the same points and growth,
+    without building a sentence per rule for nobody to read."""
     day = local_day(facts.occurred_at)
     in_force = [
         r for r in (rules if rules is not None else rules_in_force(day)) if _applies_on(r, day)
@@ -147,7 +151,7 @@ def quote_sale(
     explanations: list[Explanation] = []
     fraction = eligible / facts.total if facts.total > 0 else ZERO
     items = facts.items or (SaleItem(amount=facts.total),)
-    if eligible < facts.total:
+    if eligible < facts.total and explain:
         explanations.append(
             Explanation(
                 None,
@@ -164,51 +168,61 @@ def quote_sale(
             None,
         )
         if exclusion is not None:
-            explanations.append(
-                Explanation(
-                    exclusion.pk,
-                    exclusion.name,
-                    _("%(category)s 不积分") % {"category": item.category or _("商品")},
+            if explain:
+                explanations.append(
+                    Explanation(
+                        exclusion.pk,
+                        exclusion.name,
+                        _("%(category)s 不积分") % {"category": item.category or _("商品")},
+                    )
                 )
-            )
             continue
         rates = [r for r in in_force if r.kind == RuleKind.RATE and _matches(r, facts, category)]
         if not rates:
             continue
         rate = max(rates, key=_specificity)
         raw += item_eligible * rate.points_per_yuan
-        explanations.append(
-            Explanation(
-                rate.pk,
-                rate.name,
-                f"¥{item_eligible.quantize(Decimal('0.01'))} × {rate.points_per_yuan}/¥",
+        if explain:
+            explanations.append(
+                Explanation(
+                    rate.pk,
+                    rate.name,
+                    f"¥{item_eligible.quantize(Decimal('0.01'))} × {rate.points_per_yuan}/¥",
+                )
             )
-        )
     multiplier = Decimal(1)
     if tier is not None and tier.points_multiplier != 1:
         multiplier *= tier.points_multiplier
-        explanations.append(
-            Explanation(None, tier.name, _("等级 × %(m)s") % {"m": tier.points_multiplier})
-        )
+        if explain:
+            explanations.append(
+                Explanation(None, tier.name, _("等级 × %(m)s") % {"m": tier.points_multiplier})
+            )
     day_rules = [r for r in in_force if r.kind == RuleKind.MULTIPLIER and _matches(r, facts, None)]
     if day_rules:
         best = max(day_rules, key=lambda r: r.multiplier)
         multiplier *= best.multiplier
-        explanations.append(
-            Explanation(best.pk, best.name, _("活动日 × %(m)s") % {"m": best.multiplier})
-        )
+        if explain:
+            explanations.append(
+                Explanation(best.pk, best.name, _("活动日 × %(m)s") % {"m": best.multiplier})
+            )
     points = int((raw * multiplier).to_integral_value(rounding=ROUND_FLOOR))
     for cap in (r for r in in_force if r.kind == RuleKind.CAP and _matches(r, facts, None)):
         if cap.per_sale_cap is not None and points > cap.per_sale_cap:
             points = cap.per_sale_cap
-            explanations.append(
-                Explanation(cap.pk, cap.name, _("每笔上限 %(cap)s 分") % {"cap": cap.per_sale_cap})
-            )
+            if explain:
+                explanations.append(
+                    Explanation(
+                        cap.pk, cap.name, _("每笔上限 %(cap)s 分") % {"cap": cap.per_sale_cap}
+                    )
+                )
         if cap.per_day_cap is not None and points > max(cap.per_day_cap - earned_today, 0):
             points = max(cap.per_day_cap - earned_today, 0)
-            explanations.append(
-                Explanation(cap.pk, cap.name, _("每日上限 %(cap)s 分") % {"cap": cap.per_day_cap})
-            )
+            if explain:
+                explanations.append(
+                    Explanation(
+                        cap.pk, cap.name, _("每日上限 %(cap)s 分") % {"cap": cap.per_day_cap}
+                    )
+                )
     per_yuan = program_settings().growth_per_yuan if growth_per_yuan is None else growth_per_yuan
     growth = int((eligible * per_yuan).to_integral_value(rounding=ROUND_FLOOR))
     return EarnQuote(

@@ -277,6 +277,7 @@ def plan_awards(
             earned_today=account.earned.get(day, 0),
             rules=rules[day],
             growth_per_yuan=settings_row.growth_per_yuan,
+            explain=False,
         )
         entry_id = None
         if quote.points > 0:

@@ -62,9 +62,10 @@ from apps.sales.errors import (
 )
 from apps.sales.models import Refund, Sale, SaleItem, SalePayment
 from apps.settlement.services.split import (
+    PlannedSplit,
     SaleToSplit,
     cursor_statements,
-    sales_split_fragment,
+    plan_sales_split,
     write_refund_split,
 )
 from atrium.crypto import keyed_hash
@@ -582,6 +583,9 @@ def _write_sales(
         return
     member_ids = sorted({str(p.buyer.pk) for p in new if p.buyer is not None})
     paying = any(p.sale.points_paid != 0 for p in new)
+    # What needs no account: the split lines, worked out before the accounts are locked (the
+    # locks are held until the commit; concurrent sales of the same members wait for them).
+    split = None if paying else _plan_split(new)
     # A points payment writes clearing lines (their own merchants' lines locks) before this
     # merchant's lines lock is taken, as it always was; otherwise the lock comes with the rest.
     statements = account_lock_statements(member_ids) if member_ids else []
@@ -641,20 +645,13 @@ def _write_sales(
         )  # fmt: skip
     # The ledger, the sales with their payments and items, their settlement lines and the
     # events: one statement (foreign keys are checked at commit).
-    split = sales_split_fragment(
-        sales=[
-            SaleToSplit(sale=p.row, payments=p.sale.payments, items=p.sale.items)
-            for p in new
-            if p.row is not None
-        ],
-        closed_through=closed_through,
-    )
+    lines = (split or _plan_split(new)).fragment(closed_through)
     outbox = publish_many_statement(published)
     write_together(
         [
             *award_rows,
             *_sale_fragments(new, now),
-            *([split] if split is not None else []),
+            *([lines] if lines is not None else []),
             *([outbox] if outbox is not None else []),
         ]
     )
@@ -664,6 +661,16 @@ def _write_sales(
         p.row._state.adding = False
         p.row._state.db = alias
         results[p.index] = SaleResult(sale=p.row, created=True)
+
+
+def _plan_split(new: list[_Planned]) -> PlannedSplit:
+    return plan_sales_split(
+        sales=[
+            SaleToSplit(sale=p.row, payments=p.sale.payments, items=p.sale.items)
+            for p in new
+            if p.row is not None
+        ]
+    )
 
 
 def _clear_points_payments(

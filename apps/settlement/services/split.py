@@ -101,14 +101,38 @@ _LINE_COLUMNS = (
 )  # fmt: skip
 
 
-def _line_rows(
-    sales: Sequence[SaleToSplit], closed: Mapping[uuid.UUID, dt.date]
-) -> list[tuple[Any, ...]]:
+@dataclass(frozen=True)
+class PlannedSplit:
+    """Sales' split lines worked out, waiting for their merchants' cursors (`cursor_statements`)
+    to date them: plan before taking locks, write with `fragment` under them."""
+
+    rows: tuple[tuple[Any, ...], ...]  # id, sale, merchant, party, kind, amount, at, rule, why
+
+    def dated(self, closed_through: Mapping[uuid.UUID, dt.date]) -> list[tuple[Any, ...]]:
+        """The rows with their settlement day, in `_LINE_COLUMNS` order but `created_at`."""
+        days: dict[tuple[uuid.UUID, dt.datetime], dt.date] = {}
+        dated = []
+        for line_id, sale_id, merchant_id, party, kind, amount, at, rule_id, why in self.rows:
+            day = days.get((merchant_id, at))
+            if day is None:
+                day = days[(merchant_id, at)] = _settle_day(closed_through, merchant_id, at)
+            dated.append(
+                (line_id, sale_id, merchant_id, party, kind, amount, day, at, rule_id, why)
+            )
+        return dated
+
+    def fragment(self, closed_through: Mapping[uuid.UUID, dt.date]) -> Statement | None:
+        """The lines as one insert for `atrium.sql.write_together` (None for no line), under
+        the lines lock whose cursors are `closed_through`."""
+        return _lines_fragment(self.dated(closed_through), timezone.now())
+
+
+def plan_sales_split(*, sales: Sequence[SaleToSplit]) -> PlannedSplit:
+    """The split lines of sales (saved or about to be), not yet dated: needs no lock."""
     snap = snapshot()
     rows: list[tuple[Any, ...]] = []
     for given in sales:
         sale = given.sale
-        settle_on = _settle_day(closed, sale.merchant_id, sale.occurred_at)
         planned_lines = plan_split(
             snap=snap,
             merchant_id=sale.merchant_id,
@@ -121,10 +145,10 @@ def _line_rows(
         )
         rows.extend(
             (uuid.uuid4(), sale.pk, sale.merchant_id, planned.party, planned.kind,
-             planned.amount, settle_on, sale.occurred_at, planned.rule_id, planned.why)
+             planned.amount, sale.occurred_at, planned.rule_id, planned.why)
             for planned in planned_lines
         )  # fmt: skip
-    return rows
+    return PlannedSplit(tuple(rows))
 
 
 def _lines_fragment(rows: Sequence[tuple[Any, ...]], now: dt.datetime) -> Statement | None:
@@ -139,7 +163,7 @@ def sales_split_fragment(
     """The split lines of sales as one insert for `atrium.sql.write_together`, written in the
     sales' transaction under the lines lock taken by `cursor_statements` (whose rows are
     `closed_through`); None when no line."""
-    return _lines_fragment(_line_rows(sales, closed_through), timezone.now())
+    return plan_sales_split(sales=sales).fragment(closed_through)
 
 
 def write_sales_split(*, sales: Sequence[SaleToSplit]) -> list[SplitLine]:
@@ -147,7 +171,7 @@ def write_sales_split(*, sales: Sequence[SaleToSplit]) -> list[SplitLine]:
     if not sales:
         return []
     cursors = run_statements(cursor_statements([s.sale.merchant_id for s in sales]))[1]
-    rows = _line_rows(sales, dict(cursors))
+    rows = plan_sales_split(sales=sales).dated(dict(cursors))
     now = timezone.now()
     fragment = _lines_fragment(rows, now)
     if fragment is not None:

@@ -53,7 +53,9 @@ def test_evaluation_keeps_a_tier_while_retention_is_met_and_downgrades_otherwise
 def test_calendar_year_window(member):
     update_program_settings(tier_evaluation="calendar_year")
     growth.add_growth(member=member, delta=2500, reason="sale", idempotency_key="x")
-    last_year = timezone.now().replace(month=1, day=1) - dt.timedelta(days=1)
+    # The last hour of last year in the mall's time zone (a UTC date can be a local day later).
+    new_year = timezone.localtime().replace(month=1, day=1, hour=0, minute=0, second=0)
+    last_year = new_year - dt.timedelta(hours=1)
     GrowthEntry.objects.filter(member=member).update(created_at=last_year)
     assert growth.evaluate_tier(member=member).code == "regular"
 
