@@ -380,10 +380,11 @@ _GROWTH_COLUMNS = (
 def _fragments(rows: _Rows, accounts: dict[str, _Account], now: dt.datetime) -> list[Statement]:
     """The rows to write, one fragment per table that gets any (`atrium.sql.write_together`)."""
     fragments = []
+    at = now.isoformat()  # once, not once per row
     if rows.entries:
         fragments.append(
             insert_rows(
-                JournalEntry._meta.db_table, _ENTRY_COLUMNS, [(*e, "", now) for e in rows.entries]
+                JournalEntry._meta.db_table, _ENTRY_COLUMNS, [(*e, "", at) for e in rows.entries]
             )
         )
         fragments.append(
@@ -409,7 +410,7 @@ def _fragments(rows: _Rows, accounts: dict[str, _Account], now: dt.datetime) -> 
     if rows.growth:
         fragments.append(
             insert_rows(
-                GrowthEntry._meta.db_table, _GROWTH_COLUMNS, [(*g, now) for g in rows.growth]
+                GrowthEntry._meta.db_table, _GROWTH_COLUMNS, [(*g, at) for g in rows.growth]
             )
         )
     if rows.tier_changes:
@@ -417,12 +418,12 @@ def _fragments(rows: _Rows, accounts: dict[str, _Account], now: dt.datetime) -> 
             insert_rows(
                 TierChange._meta.db_table,
                 ("member_id", "from_tier_id", "to_tier_id", "reason", "growth", "created_at"),
-                [(*t, now) for t in rows.tier_changes],
+                [(*t, at) for t in rows.tier_changes],
             )
         )
     if accounts:
         updates = [
-            (member, a.balance, a.growth, a.tier.pk if a.tier else None, a.tier_changed_at, now)
+            (member, a.balance, a.growth, a.tier.pk if a.tier else None, a.tier_changed_at, at)
             for member, a in accounts.items()
         ]
         columns = ("member_id", "balance", "growth", "tier_id", "tier_since", "updated_at")

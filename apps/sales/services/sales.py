@@ -763,6 +763,7 @@ def _sale_fragments(new: list[_Planned], now: dt.datetime) -> list[Statement]:
     payments: list[tuple[Any, ...]] = []
     items: list[tuple[Any, ...]] = []
     recorded = str(SaleStatus.RECORDED)
+    at = now.isoformat()  # once, not once per row
     for p in new:
         row = p.row
         assert row is not None  # noqa: S101 - set by the caller
@@ -770,7 +771,7 @@ def _sale_fragments(new: list[_Planned], now: dt.datetime) -> list[Statement]:
             (row.pk, row.merchant_id, row.member_id, row.external_id, row.channel,
              row.occurred_at, row.total, row.eligible_amount, row.points_earned,
              row.growth_earned, row.points_balance, row.tier_code, 0, 0, 0, recorded,
-             row.member_ref_kind, row.request_hash, row.actor, now)
+             row.member_ref_kind, row.request_hash, row.actor, at)
         )  # fmt: skip
         payments.extend(
             (row.pk, position, pay.method, pay.amount, pay.trade_no)

@@ -154,7 +154,8 @@ def plan_sales_split(*, sales: Sequence[SaleToSplit]) -> PlannedSplit:
 def _lines_fragment(rows: Sequence[tuple[Any, ...]], now: dt.datetime) -> Statement | None:
     if not rows:
         return None
-    return insert_rows(SplitLine._meta.db_table, _LINE_COLUMNS, [(*row, now) for row in rows])
+    at = now.isoformat()  # once, not once per row
+    return insert_rows(SplitLine._meta.db_table, _LINE_COLUMNS, [(*row, at) for row in rows])
 
 
 def sales_split_fragment(
