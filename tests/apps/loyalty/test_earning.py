@@ -244,14 +244,19 @@ def test_backtest_compares_points_and_cost(in_mall_a):
 
 
 def test_check_in_is_once_per_local_day_on_every_surface(member):
-    late = dt.datetime(2026, 11, 23, 15, 30, tzinfo=dt.UTC)  # 23:30 in Shanghai
-    after_midnight = late + dt.timedelta(hours=1)  # 00:30 the next local day
-    first = earning.check_in(member=member, now=late)
-    again = earning.check_in(member=member, now=late + dt.timedelta(minutes=5))
+    # Now, and 00:30 of the next day in the mall's time zone. (The ledger stamps entries with
+    # the real time, which the daily cap counts by: a fixed date made this test fail whenever
+    # the real local day was not the fixed one.)
+    now = timezone.localtime()
+    today = now.date()
+    after_midnight = (now + dt.timedelta(days=1)).replace(hour=0, minute=30)
+    first = earning.check_in(member=member, now=now)
+    again = earning.check_in(member=member, now=now + dt.timedelta(seconds=1))
     next_day = earning.check_in(member=member, now=after_midnight)
     assert (first.awarded, again.awarded, next_day.awarded) == (5, 0, 5)
-    assert earning.checked_in(member=member, day=dt.date(2026, 11, 23))
-    assert not earning.checked_in(member=member, day=dt.date(2026, 11, 25))
+    assert earning.checked_in(member=member, day=today)
+    assert earning.checked_in(member=member, day=today + dt.timedelta(days=1))
+    assert not earning.checked_in(member=member, day=today + dt.timedelta(days=2))
 
 
 def test_explanations_follow_the_language():
