@@ -234,3 +234,19 @@ def committed_tenant(two_malls: dict[str, Tenant], django_db_blocker: Any) -> It
             tenant.exports.all().delete()
             tenant.domains.all().delete()
             Tenant.objects.filter(pk=tenant.pk).delete()
+
+
+@pytest.fixture
+def redis_sends(monkeypatch):
+    """What this process sends to Redis: one entry per round trip (a pipeline sends once)."""
+    import redis.connection
+
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sent

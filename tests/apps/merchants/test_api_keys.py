@@ -174,26 +174,12 @@ def _again(shop, stamps):
     return _ping(shop, timestamp=next(stamps))
 
 
-def _send_counter(monkeypatch):
-    """Counts what this process sends to Redis: one per round trip (a pipeline sends once)."""
-    import redis.connection
-
-    sent = []
-    original = redis.connection.AbstractConnection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        sent.append(command)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    return sent
-
-
 def test_a_warm_signed_call_runs_no_query_and_one_redis_round_trip_for_auth(
-    shop, django_assert_num_queries, monkeypatch, stamps
+    shop, django_assert_num_queries, redis_sends, stamps
 ):
     assert _again(shop, stamps).status_code == 200  # warm-up: reads the key and marks it used
-    sent = _send_counter(monkeypatch)
+    redis_sends.clear()
+    sent = redis_sends
     with django_assert_num_queries(0):
         response = _again(shop, stamps)
     assert (response.status_code, response.json()["merchant"]["name"]) == (200, "Tea House")
