@@ -142,7 +142,11 @@ class JournalEntry(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    # Every index is paid by every sale: where a composite index leads with a foreign key, the
+    # key gets no index of its own (docs/adr/0016-sale-writer-round-trips.md).
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     points = models.BigIntegerField()  # net change of the member's balance
     idempotency_key = models.CharField(max_length=200, unique=True)
     request_hash = models.CharField(max_length=64)
@@ -170,8 +174,8 @@ class Posting(models.Model):
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
     account = models.CharField(max_length=16, choices=LedgerAccount.choices)
     member = models.ForeignKey(
-        "members.Member", null=True, on_delete=models.PROTECT, related_name="+"
-    )
+        "members.Member", null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )  # (member, account) below
     amount = models.BigIntegerField()
 
     class Meta:
@@ -230,9 +234,6 @@ class LotMovement(models.Model):
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="movements")
     amount = models.BigIntegerField()
 
-    class Meta:
-        indexes = (models.Index(fields=("entry",)),)
-
     def __str__(self) -> str:
         return f"{self.amount:+d}"
 
@@ -240,7 +241,9 @@ class LotMovement(models.Model):
 class GrowthEntry(models.Model):
     """One change of a member's growth value (its own ledger, separate from points)."""
 
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False
+    )  # (member, created_at) below
     delta = models.BigIntegerField()
     reason = models.CharField(max_length=100)
     source_type = models.CharField(max_length=32, blank=True)

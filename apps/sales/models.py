@@ -21,11 +21,18 @@ class Sale(models.Model):
     """One sale at one merchant, identified by the merchant's own ticket id (`external_id`)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Indexed by the (merchant, external_id) constraint and the composite indexes below: every
+    # index is paid by every sale (docs/adr/0016-sale-writer-round-trips.md).
     merchant = models.ForeignKey(
-        "merchants.Merchant", on_delete=models.PROTECT, related_name="sales"
+        "merchants.Merchant", on_delete=models.PROTECT, related_name="sales", db_index=False
     )
     member = models.ForeignKey(
-        "members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "members.Member",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     external_id = models.CharField(max_length=64)
     channel = models.CharField(max_length=16, choices=Channel.choices)
