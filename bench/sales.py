@@ -505,7 +505,7 @@ PROFILE_GROUPS = (
     ("  pipelined round trips (locks, replay check, members, accounts)", "run_statements",
      "atrium/sql.py"),
     ("  awards (plan_awards: quotes, ledger rows)", "plan_awards", "sale_awards.py"),
-    ("  split lines (sales_split_fragment)", "sales_split_fragment", "services/split.py"),
+    ("  split lines (plan_sales_split)", "plan_sales_split", "services/split.py"),
     ("  events (publish_many_statement)", "publish_many_statement", "atrium/events.py"),
     ("  the one write statement (write_together)", "write_together", "atrium/sql.py"),
     ("COMMIT", "commit", "django/db/backends/base/base.py"),
