@@ -1,10 +1,8 @@
 """Concurrent points payments against one member on real PostgreSQL never overspend, and the
 clearing lines match exactly the payments that went through."""
 
-import threading
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Sum
 from django_tenants.utils import tenant_context
 
@@ -17,25 +15,7 @@ from apps.members.services import create_member
 from apps.merchants.services import create_merchant
 from apps.sales.models import Sale
 from apps.sales.services import PaymentLine, record_sale
-
-
-def _race(workers, job):
-    barrier = threading.Barrier(len(workers))
-    results = []
-
-    def run(arg):
-        barrier.wait()
-        try:
-            results.append(job(arg))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(arg,)) for arg in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+from tests.concurrency import race
 
 
 def test_concurrent_points_payments_never_overspend(committed_tenant, django_db_blocker):
@@ -58,7 +38,7 @@ def test_concurrent_points_payments_never_overspend(committed_tenant, django_db_
                     return "refused"
                 return "paid"
 
-        results = _race(list(range(20)), pay)
+        results = race(20, pay)
         assert (results.count("paid"), results.count("refused")) == (16, 4)
         assert PointsAccount.objects.get(member=member).balance == 40
         assert open_lots_balance(member=member) == 40

@@ -2,7 +2,6 @@
 racing the first) record every sale once and count every row once."""
 
 import datetime as dt
-import threading
 
 from django.db import connection
 from django.utils import timezone
@@ -15,6 +14,7 @@ from apps.imports.services import run_import
 from apps.merchants.services import create_merchant
 from apps.sales.models import Sale
 from atrium.celery import app as celery_app
+from tests.concurrency import race
 
 RUNS = 3
 ROWS = 150
@@ -49,21 +49,12 @@ def test_concurrent_runs_of_one_job_record_and_count_each_row_once(
                 created_by=StaffUser.objects.get(username="owner"),
             )
         connection.set_schema_to_public()
-        barrier = threading.Barrier(RUNS)
 
-        def run():
-            barrier.wait()
-            try:
-                with tenant_context(committed_tenant):
-                    run_import(job_id=job.pk)
-            finally:
-                connection.close()
+        def run(_):
+            with tenant_context(committed_tenant):
+                run_import(job_id=job.pk)
 
-        threads = [threading.Thread(target=run) for _ in range(RUNS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        race(RUNS, run)
 
         with tenant_context(committed_tenant):
             job.refresh_from_db()

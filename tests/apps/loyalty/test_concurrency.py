@@ -1,8 +1,5 @@
 """Concurrency on real PostgreSQL: redemptions racing on one member never overspend."""
 
-import threading
-
-from django.db import connection
 from django_tenants.utils import tenant_context
 
 from apps.loyalty.errors import InsufficientPointsError
@@ -10,25 +7,7 @@ from apps.loyalty.models import PointsAccount
 from apps.loyalty.selectors import open_lots_balance, posted_balance
 from apps.loyalty.services import ledger
 from apps.members.services import create_member
-
-
-def _race(workers, job):
-    barrier = threading.Barrier(len(workers))
-    results = []
-
-    def run(arg):
-        barrier.wait()
-        try:
-            results.append(job(arg))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(arg,)) for arg in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+from tests.concurrency import race
 
 
 def test_fifty_concurrent_redemptions_spend_exactly_what_the_balance_allows(
@@ -53,7 +32,7 @@ def test_fifty_concurrent_redemptions_spend_exactly_what_the_balance_allows(
                     return "refused"
                 return "spent"
 
-        results = _race(list(range(50)), redeem)
+        results = race(50, redeem)
         assert (results.count("spent"), results.count("refused")) == (33, 17)
         balance = PointsAccount.objects.get(member=member).balance
         assert (balance, posted_balance(member=member), open_lots_balance(member=member)) == (
@@ -78,6 +57,6 @@ def test_fifty_concurrent_retries_of_one_earn_award_once(committed_tenant, djang
                     pending_days=0,
                 ).pk
 
-        entry_ids = _race(list(range(50)), earn)
+        entry_ids = race(50, earn)
         assert len(set(entry_ids)) == 1
         assert PointsAccount.objects.get(member=member).balance == 88

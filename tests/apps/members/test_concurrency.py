@@ -1,8 +1,5 @@
 """Races on real PostgreSQL and Redis: one member per phone, one use per code, no merge cycles."""
 
-import threading
-
-from django.db import connection
 from django_tenants.utils import tenant_context
 
 from apps.members.choices import RegistrationChannel
@@ -16,25 +13,7 @@ from apps.members.services import (
     resolve_member_code,
 )
 from tests.apps.members.conftest import PHONE
-
-
-def _race(count, job):
-    barrier = threading.Barrier(count)
-    results = []
-
-    def run(index):
-        barrier.wait()
-        try:
-            results.append(job(index))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+from tests.concurrency import race
 
 
 def test_twenty_tills_enrolling_one_phone_make_one_member(committed_tenant, django_db_blocker):
@@ -45,7 +24,7 @@ def test_twenty_tills_enrolling_one_phone_make_one_member(committed_tenant, djan
                 joined = join_member(channel=RegistrationChannel.TILL, phone=PHONE)
                 return joined.member.pk, joined.created
 
-        results = _race(20, join)
+        results = race(20, join)
         assert len({pk for pk, _ in results}) == 1
         assert sum(created for _, created in results) == 1
         assert (Member.objects.count(), MemberIdentity.objects.count()) == (1, 1)
@@ -63,7 +42,7 @@ def test_a_code_scanned_at_two_tills_at_once_is_accepted_once(committed_tenant, 
                 except MemberCodeReusedError:
                     return "reused"
 
-        results = _race(10, scan)
+        results = race(10, scan)
         assert sorted(map(str, results)) == sorted([str(member.pk)] + ["reused"] * 9)
 
 
@@ -81,7 +60,7 @@ def test_crossed_merges_never_make_a_cycle(committed_tenant, django_db_blocker):
                     return "refused"
                 return "merged"
 
-        results = _race(6, merge)
+        results = race(6, merge)
         assert (results.count("merged"), results.count("refused")) == (1, 5)
         assert MemberMerge.objects.count() == 1
         assert Member.objects.filter(status="active").count() == 1

@@ -1,6 +1,5 @@
 """Concurrency on real PostgreSQL: 50 concurrent retries of one POS sale award it once."""
 
-import threading
 import time
 
 from django.db import connection
@@ -23,28 +22,10 @@ from apps.sales.services import (
 )
 from atrium.errors import DomainError
 from tests.apps.sales.conftest import Pos, sale_body
+from tests.concurrency import race
 from tests.conftest import MerchantSetup, host_of
 
 RETRIES = 50
-
-
-def _race(count, job):
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(index):
-        barrier.wait()
-        try:
-            results[index] = job(index)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_fifty_concurrent_retries_of_one_pos_sale_award_once(committed_tenant, django_db_blocker):
@@ -65,7 +46,7 @@ def test_fifty_concurrent_retries_of_one_pos_sale_award_once(committed_tenant, d
             response = pos.sale(body, timestamp=signed_at - index)
             return response.status_code, response.json()
 
-        results = _race(RETRIES, retry)
+        results = race(RETRIES, retry)
         statuses = sorted(status for status, _ in results)
         assert statuses == [200] * (RETRIES - 1) + [201], {s for s, _ in results}
         assert len({answer["sale_id"] for _, answer in results}) == 1
@@ -110,7 +91,7 @@ def test_concurrent_partial_refunds_never_take_back_more_than_the_sale(
                     return exc.code
                 return "refunded"
 
-        results = _race(20, refund)
+        results = race(20, refund)
         # ¥100 takes 14 refunds of ¥7 (¥98); the other 6 find only ¥2 left.
         assert (results.count("refunded"), results.count("sales.refund_exceeds_sale")) == (14, 6)
         with tenant_context(committed_tenant):
@@ -148,7 +129,7 @@ def test_concurrent_approvals_of_one_receipt_record_its_sale_once(
                     return exc.code
                 return "approved"
 
-        results = _race(10, approve)
+        results = race(10, approve)
         assert (results.count("approved"), results.count("sales.receipt_decided")) == (1, 9)
         with tenant_context(committed_tenant):
             assert Sale.objects.filter(channel="receipt").count() == 1
@@ -195,7 +176,7 @@ def test_concurrent_batches_sharing_new_members_neither_deadlock_nor_lose_points
             connection.set_schema_to_public()
             return [getattr(result, "created", result) for result in outcome]
 
-        results = _race(8, batch)
+        results = race(8, batch)
         assert results == [[True] * 10] * 8
         with tenant_context(committed_tenant):
             assert Sale.objects.filter(merchant=merchant).count() == 85
