@@ -13,7 +13,7 @@ from apps.sales.services import PaymentLine, record_sale, refund_sale
 from apps.settlement.models import SplitLine
 from apps.settlement.services.rules import create_rule, publish_rule
 from atrium.errors import DomainError
-from tests.apps.sales.test_concurrency import _race
+from tests.concurrency import race
 
 
 def test_racing_refunds_and_sales_keep_every_cent(committed_tenant, django_db_blocker):
@@ -67,7 +67,7 @@ def test_racing_refunds_and_sales_keep_every_cent(committed_tenant, django_db_bl
                     return exc.code
                 return "refunded"
 
-        results = _race(20, work)
+        results = race(20, work)
         # Ten refunds of ¥13 race for ¥100: seven fit (¥91), three find only ¥9 left.
         assert (
             results.count("refunded"),
