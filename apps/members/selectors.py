@@ -57,7 +57,8 @@ def member_by_identity(*, kind: str, raw_value: str) -> Member | None:
 
 
 def members_by_number_statement(member_nos: Iterable[str]) -> Statement:
-    """`members_by_number` as a statement for `atrium.sql.run_statements`; its rows go to
+    """Members by member number (normalized as `find_member` does; merged ones as they are, for
+    `surviving_member`), as a statement for `atrium.sql.run_statements`; its rows go to
     `members_from_rows`."""
     columns = ", ".join(f.column for f in Member._meta.concrete_fields)
     return Statement(
@@ -72,13 +73,6 @@ def members_from_rows(rows: Iterable[tuple[Any, ...]]) -> dict[str, Member]:
     names = [f.attname for f in Member._meta.concrete_fields]
     members = (Member.from_db("default", names, row) for row in rows)
     return {member.member_no: member for member in members}
-
-
-def members_by_number(member_nos: Iterable[str]) -> dict[str, Member]:
-    """Members by member number (normalized as `find_member` does), in one query; merged ones
-    are returned as they are (pass them to `surviving_member`)."""
-    wanted = {member_no.strip().upper() for member_no in member_nos}
-    return {m.member_no: m for m in Member.objects.filter(member_no__in=wanted)} if wanted else {}
 
 
 def find_member(

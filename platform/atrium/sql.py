@@ -1,22 +1,21 @@
-"""Set-based statements over arrays: the sale writer's raw SQL (docs/adr/0015-set-based-sale-writer.md,
-docs/adr/0016-sale-writer-round-trips.md).
+"""The sale writer's raw SQL (docs/adr/0015-set-based-sale-writer.md,
+docs/adr/0016-sale-writer-round-trips.md): statements run on Django's connection and transaction
+with server-side binding, bypassing the ORM's per-row model building and SQL compilation.
 
-Django's psycopg cursor binds parameters client-side, quoting every array element into the SQL
-text in Python; a batch of 500 sales sends thousands of elements. `execute_arrays` runs one
-statement on the same connection and transaction with server-side binding instead: the arrays
-travel as binary parameters. The sale writer passes its rows as one JSON parameter per table
-instead (`insert_rows`). Statements are auto-prepared by psycopg: PostgreSQL re-parses a prepared
-statement whenever search_path changed since its last use, so a plan never crosses tenants.
-
-Two ways to spend fewer round trips, each keeping one transaction:
-
+- `insert_rows`: a table's rows as ONE JSON parameter read by `json_populate_recordset`, typed by
+  the table's own row type. (psycopg dumps list parameters element by element in Python, and
+  re-parses every statement with more than 50 parameters or 4,096 characters.)
 - `run_statements`: several statements sent together in psycopg's pipeline mode. The server
   still runs them one after the other, each with its own snapshot (READ COMMITTED), so a read
   placed after a lock sees what the lock waited for.
-- `write_together`: several data-modifying fragments (`INSERT … SELECT … FROM unnest(…)`, an
-  `UPDATE … FROM unnest(…)`) as the CTEs of one statement. They share one snapshot, so they must
-  not read each other's rows; foreign keys are deferred to the commit, so a row may reference a
-  row another fragment inserts.
+- `write_together`: several data-modifying fragments (`insert_rows`, an `UPDATE … FROM
+  json_populate_recordset(…)`) as the CTEs of one statement. They share one snapshot, so they
+  must not read each other's rows; foreign keys are deferred to the commit, so a row may
+  reference a row another fragment inserts.
+
+Statements are auto-prepared by psycopg: PostgreSQL re-parses a prepared statement whenever
+search_path changed since its last use, so a plan never crosses tenants. Errors come out as
+Django's database errors, and the statements are logged where Django logs queries.
 """
 
 from __future__ import annotations
@@ -75,14 +74,6 @@ class Statement:
 
     sql: str
     params: Mapping[str, Any]
-
-
-def bind_columns(
-    prefix: str, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> dict[str, list[Any]]:
-    """Rows as one list per column, named `<prefix>_<name>`: the parameters of `unnest(...)`."""
-    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in names]
-    return {f"{prefix}_{name}": column for name, column in zip(names, columns, strict=True)}
 
 
 def _raw() -> psycopg.Connection[Any]:

@@ -5,7 +5,7 @@ batch endpoint for up to 500. It does exactly what `ledger.earn_points` and
 `growth.add_growth` do one sale at a time (a journal entry with two postings, a lot issued by the
 sale's merchant with its movement, a growth entry, the tier set on a member's first sale and
 raised the moment the window's growth reaches a threshold, with a `TierChange` row and events),
-but in SQL over arrays and without ORM model building: every member's account locked in one
+but in raw SQL and without ORM model building: every member's account locked in one
 statement (primary-key order, so concurrent batches cannot deadlock), the day-cap and window
 sums read in one more, and every row written by one multi-CTE statement. See
 docs/adr/0015-set-based-sale-writer.md. Sales of the same member are applied in the order given.

@@ -581,28 +581,16 @@ def _write_sales(
         new.append(p)
     if not new:
         return
-    member_ids = sorted({str(p.buyer.pk) for p in new if p.buyer is not None})
-    paying = any(p.sale.points_paid != 0 for p in new)
-    # What needs no account: the split lines, worked out before the accounts are locked (the
-    # locks are held until the commit; concurrent sales of the same members wait for them).
-    split = None if paying else _plan_split(new)
-    # A points payment writes clearing lines (their own merchants' lines locks) before this
-    # merchant's lines lock is taken, as it always was; otherwise the lock comes with the rest.
-    statements = account_lock_statements(member_ids) if member_ids else []
-    if not paying:
-        statements += cursor_statements([merchant.pk])
-    locked_rows = run_statements(statements)
-    locked = LockedAccounts(tuple(locked_rows[1])) if member_ids else LockedAccounts(())
-    if paying:
+    if any(p.sale.points_paid != 0 for p in new):
+        # A points payment redeems first: clearing locks the batch's accounts and writes its
+        # lines (under their merchants' lines locks) before this merchant's lines lock.
         new = _clear_points_payments(merchant, new, results)
         if not new:
             return
-        member_ids = sorted({str(p.buyer.pk) for p in new if p.buyer is not None})
-        locked_rows = run_statements(
-            [*account_lock_statements(member_ids), *cursor_statements([merchant.pk])]
-        )
-        locked = LockedAccounts(tuple(locked_rows[1])) if member_ids else LockedAccounts(())
-    closed_through = dict(locked_rows[-1])
+    # What needs no account is worked out before the accounts are locked: the locks are held
+    # until the commit, and concurrent sales of the same members wait for them.
+    split = _plan_split(new)
+    locked, closed_through = _lock_accounts_and_cursor(merchant, new)
     member_sales = [p for p in new if p.buyer is not None]
     awards, award_rows = plan_awards(
         [
@@ -645,7 +633,7 @@ def _write_sales(
         )  # fmt: skip
     # The ledger, the sales with their payments and items, their settlement lines and the
     # events: one statement (foreign keys are checked at commit).
-    lines = (split or _plan_split(new)).fragment(closed_through)
+    lines = split.fragment(closed_through)
     outbox = publish_many_statement(published)
     write_together(
         [
@@ -661,6 +649,18 @@ def _write_sales(
         p.row._state.adding = False
         p.row._state.db = alias
         results[p.index] = SaleResult(sale=p.row, created=True)
+
+
+def _lock_accounts_and_cursor(
+    merchant: Merchant, new: list[_Planned]
+) -> tuple[LockedAccounts, dict[uuid.UUID, dt.date]]:
+    """Lock the buyers' accounts (creating missing ones), then hold the merchant's lines lock
+    and read its settlement cursor: one round trip, in the cross-app lock order."""
+    member_ids = sorted({str(p.buyer.pk) for p in new if p.buyer is not None})
+    accounts = account_lock_statements(member_ids) if member_ids else []
+    rows = run_statements([*accounts, *cursor_statements([merchant.pk])])
+    locked = LockedAccounts(tuple(rows[1])) if member_ids else LockedAccounts(())
+    return locked, dict(rows[-1])
 
 
 def _plan_split(new: list[_Planned]) -> PlannedSplit:

@@ -25,7 +25,7 @@ from apps.settlement.locks import lines_lock, lines_lock_statement
 from apps.settlement.models import SettlementCursor, SplitLine
 from apps.settlement.splitting import Portion, plan_split, snapshot
 from atrium.money import allocate, to_cny
-from atrium.sql import Statement, insert_rows, run_statements, write_together
+from atrium.sql import Statement, insert_rows
 
 
 class PaymentLike(Protocol):
@@ -156,51 +156,6 @@ def _lines_fragment(rows: Sequence[tuple[Any, ...]], now: dt.datetime) -> Statem
         return None
     at = now.isoformat()  # once, not once per row
     return insert_rows(SplitLine._meta.db_table, _LINE_COLUMNS, [(*row, at) for row in rows])
-
-
-def sales_split_fragment(
-    *, sales: Sequence[SaleToSplit], closed_through: Mapping[uuid.UUID, dt.date]
-) -> Statement | None:
-    """The split lines of sales as one insert for `atrium.sql.write_together`, written in the
-    sales' transaction under the lines lock taken by `cursor_statements` (whose rows are
-    `closed_through`); None when no line."""
-    return plan_sales_split(sales=sales).fragment(closed_through)
-
-
-def write_sales_split(*, sales: Sequence[SaleToSplit]) -> list[SplitLine]:
-    """Write the split lines of many saved sales with one insert (inside their transaction)."""
-    if not sales:
-        return []
-    cursors = run_statements(cursor_statements([s.sale.merchant_id for s in sales]))[1]
-    rows = plan_sales_split(sales=sales).dated(dict(cursors))
-    now = timezone.now()
-    fragment = _lines_fragment(rows, now)
-    if fragment is not None:
-        write_together([fragment])
-    by_id = {s.sale.pk: s.sale for s in sales}
-    lines = []
-    for line_id, sale_id, merchant_id, party, kind, amount, settle_on, at, rule_id, why in rows:
-        line = SplitLine(
-            id=line_id, sale=by_id[sale_id], merchant_id=merchant_id, party=party, kind=kind,
-            amount=amount, settle_on=settle_on, occurred_at=at, rule_id=rule_id, why=why,
-            created_at=now,
-        )  # fmt: skip
-        line._state.adding = False
-        lines.append(line)
-    return lines
-
-
-def write_sale_split(
-    *,
-    sale: Sale,
-    payments: Sequence[PaymentLike] | None = None,
-    items: Sequence[ItemLike] | None = None,
-    campaign: str = "",
-) -> list[SplitLine]:
-    """Write a saved sale's split lines, summing exactly to its total (inside its transaction)."""
-    return write_sales_split(
-        sales=[SaleToSplit(sale=sale, payments=payments, items=items, campaign=campaign)]
-    )
 
 
 def write_refund_split(*, refund: Refund, sale: Sale) -> list[SplitLine]:

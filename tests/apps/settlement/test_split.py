@@ -19,7 +19,13 @@ from apps.sales.services import ItemLine, PaymentLine, record_sale, refund_sale
 from apps.settlement.models import SettlementCursor, SplitLine
 from apps.settlement.selectors import settle_on
 from apps.settlement.services.rules import create_rule, draft_next_version, publish_rule
-from apps.settlement.services.split import SaleToSplit, settle_days, write_sales_split
+from apps.settlement.services.split import (
+    SaleToSplit,
+    cursor_statements,
+    plan_sales_split,
+    settle_days,
+)
+from atrium.sql import run_statements, write_together
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAST = dt.date(2026, 1, 1)
@@ -239,19 +245,23 @@ def test_a_refund_after_a_close_rolls_forward_but_the_sale_keeps_its_date(shop):
     ) == {dt.date(2026, 3, 2)}
 
 
-def test_the_batch_writer_inserts_many_sales_with_one_query_and_reads_no_rules(shop):
+def test_many_sales_split_with_one_insert_and_no_rule_read(shop):
     contract(shop, commission_rate="0.1000")
     rule("channel_fee", "0.0060", payment_method="alipay")
     sales = [sell(shop, f"S{i}", "10.00") for i in range(3)]
     SplitLine.objects.all().delete()
     rows = list(Sale.objects.select_related("merchant").filter(pk__in=[s.pk for s in sales]))
     given = [SaleToSplit(sale=s, payments=[PaymentLine("alipay", s.total)], items=()) for s in rows]
+    planned = plan_sales_split(sales=given)  # rules and contracts from the process's snapshot
     with CaptureQueriesContext(connection) as queries:
-        written = write_sales_split(sales=given)
-    # lock, cursor dates, one insert: rules and contracts come from the process's snapshot.
+        closed = dict(run_statements(cursor_statements([rows[0].merchant_id]))[1])
+        write_together([planned.fragment(closed)])
+    # the lines lock, the cursor, one insert
     assert len(queries.captured_queries) == 3
-    assert len(written) == 9
+    written = SplitLine.objects.filter(sale__in=rows)
+    assert written.count() == 9
     assert sum(line.amount for line in written) == Decimal("30.00")
+    assert {line.settle_on for line in written} == {timezone.localdate(rows[0].occurred_at)}
 
 
 def test_settle_days_agree_with_settle_on(shop):
