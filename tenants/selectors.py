@@ -32,9 +32,15 @@ class Route:
     every service that changes a tenant or its domains calls `forget_routes`.
     """
 
-    tenant_id: int
-    status: str
     row: Mapping[str, Any]
+
+    @property
+    def tenant_id(self) -> int:
+        return int(self.row["id"])
+
+    @property
+    def status(self) -> str:
+        return str(self.row["status"])
 
     def tenant(self) -> Tenant:
         """A fresh `Tenant` of this route (one per request: instances are mutable)."""
@@ -59,8 +65,7 @@ def _cached_route(key: str) -> tuple[bool, Route | None]:
 def _route_of(tenant: Tenant | None) -> Route | None:
     if tenant is None:
         return None
-    row = {name: getattr(tenant, name) for name in _tenant_columns()}
-    return Route(tenant_id=tenant.pk, status=tenant.status, row=row)
+    return Route(row={name: getattr(tenant, name) for name in _tenant_columns()})
 
 
 def _store(key: str, route: Route | None) -> Route | None:
@@ -68,9 +73,13 @@ def _store(key: str, route: Route | None) -> Route | None:
     return route
 
 
-def _route_key(kind: str, value: str, *, version: int = 2) -> str:
-    # Version 2 carries the tenant's row; processes still running the code before it read
-    # version 1 keys as {tenant_id, status} only, so the two never share a key.
+# The shape of a cached route changed twice ({tenant_id, status}; then with the tenant's row;
+# now the row alone): each shape has its own keys, so processes of two versions of the code, side
+# by side during a deploy, never read each other's.
+ROUTE_KEY_VERSION = 3
+
+
+def _route_key(kind: str, value: str, *, version: int = ROUTE_KEY_VERSION) -> str:
     prefix = "tenant-route" if version == 1 else f"tenant-route-v{version}"
     return f"{prefix}:{kind}:{value.lower()}"
 
@@ -103,7 +112,7 @@ def forget_routes(tenant: Tenant) -> None:
         cache.delete_many(
             [
                 _route_key(kind, value, version=version)
-                for version in (1, 2)  # also the routes the code before version 2 cached
+                for version in range(1, ROUTE_KEY_VERSION + 1)  # also older versions' routes
                 for kind, value in [*(("host", host) for host in hosts), ("slug", tenant.slug)]
             ]
         )

@@ -109,8 +109,7 @@ def resolve_tenant(host: str) -> tuple[Tenant | None, int]:
             return None, CLOSE_UNKNOWN_TENANT
         if route.status != TenantStatus.ACTIVE:
             return None, CLOSE_FORBIDDEN
-        tenant = Tenant.objects.filter(pk=route.tenant_id).first()
-    return (tenant, 0) if tenant is not None else (None, CLOSE_UNKNOWN_TENANT)
+    return route.tenant(), 0  # built from the cached route, as the HTTP middleware does
 
 
 async def _refuse(receive: Receive, send: Send, code: int) -> None:
