@@ -15,7 +15,8 @@ and prints the ratios to pgbench at the same client count (targets: single calls
 at least 25% of pgbench's TPS, the batch endpoint at least 100%).
 
 The HTTP server runs the way production does (infra/Dockerfile): gunicorn `atrium.wsgi`,
-gthread, `--workers` × 4 threads, with max-requests recycling and an access log (to /dev/null).
+gthread, `--workers` × `--threads` (4 × 8), with max-requests recycling and an access log (to
+/dev/null).
 It works in a database of its own (`atrium_bench_sales`, on the embedded PostgreSQL when
 DATABASE_URL is unset, else on DATABASE_URL's server), created at the start and dropped at the
 end, with `atrium.settings.bench`; the outbox relay's Celery messages go to a Redis database of
@@ -424,7 +425,7 @@ def start_server(
         sys.executable, "-m", "gunicorn", "atrium.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--no-control-socket",
         "--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
-        "--max-requests", "2000", "--max-requests-jitter", "200",
+        "--max-requests", "20000", "--max-requests-jitter", "2000",
         "--graceful-timeout", "30", "--timeout", "120",
         "--access-logfile", os.devnull,
     ]  # fmt: skip
@@ -746,7 +747,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per level")
     parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds per level")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn process")
     parser.add_argument("--merchants", type=int, default=20)
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--member-share", type=float, default=0.7, help="share of member sales")

@@ -120,16 +120,19 @@ def _result_out(result: services.SaleResult) -> SaleResultOut:
 def _record(
     payload: SaleIn | PortalSaleIn, *, merchant: Merchant, channel: str, actor: str
 ) -> Status[SaleResultOut]:
-    result = services.record_sale(
+    # A till's call is grouped with the concurrent ones of this process (one transaction).
+    result = services.record_sale_grouped(
         merchant=merchant,
-        external_id=payload.external_id or uuid.uuid4().hex,
-        occurred_at=payload.occurred_at,
-        total=payload.total,
-        payments=_payments(payload.payments),
-        items=_items(payload.items),
-        member_ref=_member_ref(payload.member),
-        channel=channel,
-        actor=actor,
+        request=services.SaleRequest(
+            external_id=payload.external_id or uuid.uuid4().hex,
+            occurred_at=payload.occurred_at,
+            total=payload.total,
+            payments=_payments(payload.payments),
+            items=_items(payload.items),
+            member_ref=_member_ref(payload.member),
+            channel=channel,
+            actor=actor,
+        ),
     )
     return Status(201 if result.created else 200, _result_out(result))
 

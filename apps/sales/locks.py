@@ -25,18 +25,18 @@ def _sale_key(merchant_id: uuid.UUID, external_id: str) -> int:
     return int.from_bytes(digest.digest()[:8], "big", signed=True)
 
 
-def sale_keys_lock_statement(*, merchant_id: uuid.UUID, external_ids: Sequence[str]) -> Statement:
-    """`sale_key_lock` for many sales in one statement, taken in key order (two batches sharing
-    sales cannot deadlock): run it inside `transaction.atomic`, before any member account lock
-    and before reading the sales it guards (a later statement, so that it sees what the lock
-    waited for)."""
-    keys = sorted({_sale_key(merchant_id, external_id) for external_id in external_ids})
-    if len(keys) == 1:
-        return Statement("SELECT pg_advisory_xact_lock(%(k)s::bigint)", {"k": keys[0]})
+def sale_keys_lock_statement(*, keys: Sequence[tuple[uuid.UUID, str]]) -> Statement:
+    """`sale_key_lock` for many (merchant id, external id) pairs in one statement, taken in key
+    order (two batches sharing sales cannot deadlock): run it inside `transaction.atomic`,
+    before any member account lock and before reading the sales it guards (a later statement,
+    so that it sees what the lock waited for)."""
+    ordered = sorted({_sale_key(merchant_id, external_id) for merchant_id, external_id in keys})
+    if len(ordered) == 1:
+        return Statement("SELECT pg_advisory_xact_lock(%(k)s::bigint)", {"k": ordered[0]})
     return Statement(
         "SELECT pg_advisory_xact_lock(k) FROM unnest(%(k)s::bigint[]) WITH ORDINALITY AS "
         "t(k, n) ORDER BY n",
-        {"k": keys},
+        {"k": ordered},
     )
 
 

@@ -20,21 +20,30 @@ from apps.sales.models import Receipt, Refund, Sale, SaleItem, SalePayment
 from atrium.sql import Statement
 
 
-def recorded_sales_statement(*, merchant: Merchant, external_ids: Sequence[str]) -> Statement:
-    """This merchant's sales among `external_ids` as rows (external id, sale id, request hash),
-    for `atrium.sql.run_statements` (see `recorded_sale_hashes`)."""
+def recorded_sales_statement(*, keys: Sequence[tuple[uuid.UUID, str]]) -> Statement:
+    """The sales among these (merchant id, external id) pairs as rows (merchant id, external id,
+    sale id, request hash), for `atrium.sql.run_statements` (see `recorded_sale_hashes`)."""
+    pairs = sorted(set(keys))
+    sql = (
+        f"SELECT s.merchant_id, s.external_id, s.id, s.request_hash FROM {Sale._meta.db_table} s "  # noqa: S608 - names only
+        "JOIN unnest(%(m)s::uuid[], %(e)s::text[]) AS k(merchant_id, external_id) "
+        "ON s.merchant_id = k.merchant_id AND s.external_id = k.external_id"
+    )
     return Statement(
-        f"SELECT external_id, id, request_hash FROM {Sale._meta.db_table} "  # noqa: S608 - names only
-        "WHERE merchant_id = %(m)s AND external_id = ANY(%(e)s::text[])",
-        {"m": merchant.pk, "e": sorted(set(external_ids))},
+        sql,
+        {"m": [m for m, _ in pairs], "e": [e for _, e in pairs]},
     )
 
 
 def recorded_sale_hashes(
-    rows: Iterable[tuple[str, uuid.UUID, str]],
-) -> dict[str, tuple[uuid.UUID, str]]:
-    """external id -> (sale id, request hash), from the rows of `recorded_sales_statement`."""
-    return {external_id: (sale_id, request_hash) for external_id, sale_id, request_hash in rows}
+    rows: Iterable[tuple[uuid.UUID, str, uuid.UUID, str]],
+) -> dict[tuple[uuid.UUID, str], tuple[uuid.UUID, str]]:
+    """(merchant id, external id) -> (sale id, request hash), from the rows of
+    `recorded_sales_statement`."""
+    return {
+        (merchant_id, external_id): (sale_id, request_hash)
+        for merchant_id, external_id, sale_id, request_hash in rows
+    }
 
 
 def sales_by_id(*, sale_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Sale]:

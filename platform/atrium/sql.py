@@ -13,9 +13,11 @@ with server-side binding, bypassing the ORM's per-row model building and SQL com
   must not read each other's rows; foreign keys are deferred to the commit, so a row may
   reference a row another fragment inserts.
 
-Statements are auto-prepared by psycopg: PostgreSQL re-parses a prepared statement whenever
-search_path changed since its last use, so a plan never crosses tenants. Errors come out as
-Django's database errors, and the statements are logged where Django logs queries.
+Statements are prepared by psycopg from their second use on a connection (the settings'
+`prepare_threshold`; Django's own default turns preparing off): PostgreSQL re-plans a prepared
+statement whenever search_path changed since it was planned, so a plan never crosses tenants.
+Errors come out as Django's database errors, and the statements are logged where Django logs
+queries.
 """
 
 from __future__ import annotations

@@ -107,3 +107,33 @@ def test_json_rows_keys_each_row_by_column():
     )
     with pytest.raises(TypeError):
         json_rows(("x",), [(object(),)])
+
+
+def _prepared_count(sql):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = %s", [sql])
+        return cursor.fetchone()[0]
+
+
+def test_a_prepared_statement_reads_the_schema_of_the_moment(db):
+    """The writer's statements are prepared once used twice, and a prepared plan follows
+    search_path: the same statement alternating between two schemas reads each one's table."""
+    with connection.cursor() as cursor:
+        for schema, value in (("prep_a", 1), ("prep_b", 2)):
+            cursor.execute(f"CREATE SCHEMA {schema}")
+            cursor.execute(f"CREATE TABLE {schema}.t (v int)")
+            cursor.execute(f"INSERT INTO {schema}.t VALUES ({value})")
+    sql = "SELECT v FROM t WHERE v > %(floor)s"
+    seen = []
+    try:
+        for round_ in range(6):
+            schema = ("prep_a", "prep_b")[round_ % 2]
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET search_path = {schema}")
+            seen.append(run_statements([Statement(sql, {"floor": 0})])[0])
+        assert seen == [[(1,)], [(2,)], [(1,)], [(2,)], [(1,)], [(2,)]]
+        assert _prepared_count("SELECT v FROM t WHERE v > $1") == 1
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET search_path = public")
+            cursor.execute("DROP SCHEMA prep_a, prep_b CASCADE")

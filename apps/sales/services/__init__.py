@@ -1,6 +1,7 @@
 """Write use cases of the sales app: `sales` (record and refund, the one path of every till),
 `receipts` (receipt points), `imports` (CSV) and `preview` (rule preview and backtest)."""
 
+from apps.sales.services.group_commit import record_sale_grouped
 from apps.sales.services.imports import (
     ImportReport,
     import_sale_row,
@@ -52,6 +53,7 @@ __all__ = [
     "preview_sale",
     "read_sales_file",
     "record_sale",
+    "record_sale_grouped",
     "record_sales",
     "refund_sale",
     "reject_receipt",

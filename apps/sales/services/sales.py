@@ -444,6 +444,7 @@ class _Planned:
     """A new sale on its way to the database (the writer's per-sale state)."""
 
     index: int
+    merchant: Merchant
     sale: CleanSale
     request: SaleRequest
     request_hash: str
@@ -495,21 +496,29 @@ def record_sales(
     (docs/adr/0015-set-based-sale-writer.md). Two sales of one member are applied in order; a
     sale whose external id came earlier in the same batch replays it (or conflicts).
     """
+    return record_merchants_sales([(merchant, request) for request in requests], now=now)
+
+
+def record_merchants_sales(
+    sales: Sequence[tuple[Merchant, SaleRequest]], *, now: dt.datetime | None = None
+) -> list[SaleResult | DomainError]:
+    """`record_sales` for sales of several merchants of the mall, in one transaction (the group
+    commit of concurrent POS calls, `group_commit`): each sale on its own, as in a batch."""
     now = now or timezone.now()
-    results: list[SaleResult | DomainError | None] = [None] * len(requests)
+    results: list[SaleResult | DomainError | None] = [None] * len(sales)
     planned: list[_Planned] = []
-    for index, request in enumerate(requests):
+    for index, (merchant, request) in enumerate(sales):
         try:
             sale, member_key, request_hash = _prepare(merchant, request, now)
         except DomainError as exc:
             results[index] = exc
             continue
-        planned.append(_Planned(index, sale, request, request_hash, member_key))
+        planned.append(_Planned(index, merchant, sale, request, request_hash, member_key))
     if planned:
         try:
             with transaction.atomic():
-                _write_sales(merchant, planned, results, now)
-                if len(requests) == 1 and isinstance(results[0], DomainError):
+                _write_sales(planned, results, now)
+                if len(sales) == 1 and isinstance(results[0], DomainError):
                     raise _Refused  # a single call refused: nothing it wrote on the way stays
         except _Refused:
             pass
@@ -518,15 +527,14 @@ def record_sales(
 
 
 def _write_sales(
-    merchant: Merchant,
     planned: list[_Planned],
     results: list[SaleResult | DomainError | None],
     now: dt.datetime,
 ) -> None:
     """Three round trips and the commit whatever the batch size (ADR 0016): the sale keys'
     locks with the replay check and the members by number; the member accounts' locks with the
-    merchant's settlement cursor; then every row in one statement."""
-    external_ids = [p.sale.external_id for p in planned]
+    merchants' settlement cursors; then every row in one statement."""
+    keys = [(p.merchant.pk, p.sale.external_id) for p in planned]
     numbers = [
         p.member_key[1]
         for p in planned
@@ -534,8 +542,8 @@ def _write_sales(
     ]
     found = run_statements(
         [
-            locks.sale_keys_lock_statement(merchant_id=merchant.pk, external_ids=external_ids),
-            selectors.recorded_sales_statement(merchant=merchant, external_ids=external_ids),
+            locks.sale_keys_lock_statement(keys=keys),
+            selectors.recorded_sales_statement(keys=keys),
             *([members_by_number_statement(numbers)] if numbers else []),
         ]
     )
@@ -544,17 +552,19 @@ def _write_sales(
     replays = {
         sale_id
         for p in planned
-        if (done := recorded.get(p.sale.external_id)) is not None and done[1] == p.request_hash
+        if (done := recorded.get((p.merchant.pk, p.sale.external_id))) is not None
+        and done[1] == p.request_hash
         for sale_id in (done[0],)
     }
     done_sales = selectors.sales_by_id(sale_ids=replays) if replays else {}
     new: list[_Planned] = []
-    in_batch: dict[str, _Planned] = {}
+    in_batch: dict[tuple[uuid.UUID, str], _Planned] = {}
     for p in planned:
         external_id = p.sale.external_id
-        first = in_batch.get(external_id)
+        key = (p.merchant.pk, external_id)
+        first = in_batch.get(key)
         try:
-            if (done := recorded.get(external_id)) is not None:
+            if (done := recorded.get(key)) is not None:
                 results[p.index] = _replay(
                     done_sales.get(done[0]), done[1], p.request_hash, external_id
                 )
@@ -567,13 +577,13 @@ def _write_sales(
                         first.row, first.request_hash, p.request_hash, external_id
                     )
                 continue
-            in_batch[external_id] = p
+            in_batch[key] = p
             p.buyer = _resolve_buyer(p.request, batch=len(planned) > 1, by_number=by_number)
         except DomainError as exc:
             results[p.index] = exc
             continue
         p.row = Sale(
-            id=uuid.uuid4(), merchant=merchant, member=p.buyer, external_id=external_id,
+            id=uuid.uuid4(), merchant=p.merchant, member=p.buyer, external_id=external_id,
             channel=p.request.channel, occurred_at=p.sale.occurred_at, total=p.sale.total,
             member_ref_kind=p.member_key[0], request_hash=p.request_hash, actor=p.request.actor,
             created_at=now,
@@ -584,21 +594,21 @@ def _write_sales(
     if any(p.sale.points_paid != 0 for p in new):
         # A points payment redeems first: clearing locks the batch's accounts and writes its
         # lines (under their merchants' lines locks) before this merchant's lines lock.
-        new = _clear_points_payments(merchant, new, results)
+        new = _clear_points_payments(new, results)
         if not new:
             return
     # What needs no account is worked out before the accounts are locked: the locks are held
     # until the commit, and concurrent sales of the same members wait for them.
     split = _plan_split(new)
-    locked, closed_through = _lock_accounts_and_cursor(merchant, new)
+    locked, closed_through = _lock_accounts_and_cursor(new)
     member_sales = [p for p in new if p.buyer is not None]
     awards, award_rows = plan_awards(
         [
             SaleToAward(
                 member_id=p.buyer.pk,
                 sale_id=str(p.row.pk),
-                facts=p.sale.facts(merchant),
-                idempotency_key=f"sale:{merchant.pk}:{p.sale.external_id}",
+                facts=p.sale.facts(p.merchant),
+                idempotency_key=f"sale:{p.merchant.pk}:{p.sale.external_id}",
             )
             for p in member_sales
             if p.buyer is not None and p.row is not None
@@ -613,7 +623,7 @@ def _write_sales(
         assert row is not None  # noqa: S101 - set above
         award = awarded.get(id(p))
         if award is None:
-            row.eligible_amount = to_cny(eligible_amount(p.sale.facts(merchant)))
+            row.eligible_amount = to_cny(eligible_amount(p.sale.facts(p.merchant)))
         else:
             row.points_earned = award.points
             row.growth_earned = award.growth
@@ -623,7 +633,7 @@ def _write_sales(
             published.extend(award.events)
         published.append(
             events.SaleRecorded(
-                sale_id=str(row.pk), merchant_id=str(merchant.pk),
+                sale_id=str(row.pk), merchant_id=str(p.merchant.pk),
                 member_id=str(p.buyer.pk) if p.buyer is not None else None,
                 external_id=row.external_id, channel=row.channel,
                 occurred_at=row.occurred_at.isoformat(), total=str(row.total),
@@ -652,13 +662,14 @@ def _write_sales(
 
 
 def _lock_accounts_and_cursor(
-    merchant: Merchant, new: list[_Planned]
+    new: list[_Planned],
 ) -> tuple[LockedAccounts, dict[uuid.UUID, dt.date]]:
-    """Lock the buyers' accounts (creating missing ones), then hold the merchant's lines lock
-    and read its settlement cursor: one round trip, in the cross-app lock order."""
+    """Lock the buyers' accounts (creating missing ones), then hold the merchants' lines locks
+    and read their settlement cursors: one round trip, in the cross-app lock order."""
     member_ids = sorted({str(p.buyer.pk) for p in new if p.buyer is not None})
     accounts = account_lock_statements(member_ids) if member_ids else []
-    rows = run_statements([*accounts, *cursor_statements([merchant.pk])])
+    merchant_ids = sorted({p.merchant.pk for p in new})
+    rows = run_statements([*accounts, *cursor_statements(merchant_ids)])
     locked = LockedAccounts(tuple(rows[1])) if member_ids else LockedAccounts(())
     return locked, dict(rows[-1])
 
@@ -674,7 +685,6 @@ def _plan_split(new: list[_Planned]) -> PlannedSplit:
 
 
 def _clear_points_payments(
-    merchant: Merchant,
     new: list[_Planned],
     results: list[SaleResult | DomainError | None],
 ) -> list[_Planned]:
@@ -695,8 +705,9 @@ def _clear_points_payments(
         assert p.row is not None  # noqa: S101 - set by the caller
         try:
             clear_points_payment(
-                member=p.buyer, merchant=merchant, amount=p.sale.points_paid, sale_id=p.row.pk,
-                idempotency_key=f"points-payment:{merchant.pk}:{p.sale.external_id}",
+                member=p.buyer, merchant=p.merchant, amount=p.sale.points_paid,
+                sale_id=p.row.pk,
+                idempotency_key=f"points-payment:{p.merchant.pk}:{p.sale.external_id}",
                 occurred_at=p.row.occurred_at,
             )  # fmt: skip
         except DomainError as exc:

@@ -51,6 +51,12 @@ _db["OPTIONS"]["pool"] = {
     "max_size": env.int("DATABASE_POOL_MAX", default=8),
     "timeout": 10,
 }
+# Django turns psycopg's prepared statements off (for transaction-pooling proxies, which Atrium
+# does not use). Its ORM binds client-side and never prepares; the writer's server-bound
+# statements (atrium.sql) are prepared from their second use on this connection, so PostgreSQL
+# stops parsing and planning them on every sale. A plan never crosses tenants: PostgreSQL
+# re-plans a prepared statement when search_path changed since it was planned.
+_db["OPTIONS"]["prepare_threshold"] = 1
 DATABASES = {"default": _db}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 # Set search_path once per schema switch rather than before every query (halves the statements
