@@ -1,8 +1,10 @@
 """Sales endpoints: the POS integration API, the console (sales, CSV import, rule preview and
 backtest, receipt review), the merchant portal's cashier screen and the member's receipts.
 
-Every surface calls the same services (`record_sale`, `refund_sale`). A new sale answers 201; a
-retry with the same body answers 200 with the first result; another body under the same
+Every surface calls the same services (`record_sale`, `refund_sale`); a till's single sale
+(POS or the cashier screen) goes through `record_sale_grouped`, which writes it together with
+the process's concurrent ones (docs/adr/0017-group-commit-of-pos-sales.md). A new sale answers
+201; a retry with the same body answers 200 with the first result; another body under the same
 `external_id` (or `refund_id`) answers 409 `idempotency.conflict`.
 """
 

@@ -3,6 +3,7 @@ one give (points, growth, balances, tiers, ledger rows, events), sales of one me
 order, a repeated external id inside a batch replays or conflicts, refused sales write nothing."""
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -34,6 +35,7 @@ from apps.sales.services import (
     MemberRef,
     PaymentLine,
     SaleRequest,
+    record_merchants_sales,
     record_sale,
     record_sales,
 )
@@ -240,3 +242,46 @@ def test_a_batch_equals_the_same_sales_recorded_one_by_one(shop, sales):
         TierChange.objects.filter(member=m).count() for m in single_members
     ]
     _check_invariants(batch_members + single_members)
+
+
+def _group_request(external_id, total, members, who, method):
+    buyer = members[who] if who < 2 else None
+    payments = [PaymentLine(method, str(total))]
+    return _request(external_id, str(total), buyer, occurred_at=AT, payments=payments)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sales=st.lists(st.tuples(st.integers(0, 2), sale), min_size=1, max_size=12))
+def test_a_group_of_many_merchants_equals_its_sales_recorded_one_by_one(shop, sales):
+    """The group commit's writer: sales of several shops in one transaction give what each
+    shop's sales recorded alone give, and one external id at two shops is two sales."""
+    shops = [shop, create_merchant(name="Second Shop"), create_merchant(name="Third Shop")]
+
+    def run(prefix):
+        members = [create_member(display_name=f"{prefix}{i}") for i in range(2)]
+        requests = [
+            (shops[which], _group_request(f"{prefix}-{ext}", total, members, who, method))
+            for which, (who, total, ext, method) in sales
+        ]
+        return members, requests
+
+    example = uuid.uuid4().hex[:8]  # examples share the database: ids of their own
+    group_members, group = run(f"g{example}")
+    single_members, singles = run(f"s{example}")
+    together = record_merchants_sales(group)
+    alone = [record_sales(merchant=m, requests=[request])[0] for m, request in singles]
+
+    def outcome(result):
+        if isinstance(result, Exception):
+            return type(result).__name__
+        s = result.sale
+        return (result.created, s.merchant_id, s.total, s.points_earned, s.growth_earned,
+                s.points_balance, s.tier_code)  # fmt: skip
+
+    assert [outcome(r) for r in together] == [outcome(r) for r in alone]
+    assert [_ledger(m) for m in group_members] == [_ledger(m) for m in single_members]
+    keys = {(which, ext) for which, (_, _, ext, _) in sales}
+    assert Sale.objects.filter(external_id__startswith=f"g{example}-").count() == len(keys)
+    _check_invariants(group_members + single_members)
