@@ -11,8 +11,6 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 
-from django.db import connection
-
 from apps.merchants.models import Merchant
 from apps.sales.errors import ReceiptNotFoundError, SaleNotFoundError
 from apps.sales.models import Receipt, Sale
@@ -26,10 +24,11 @@ def _sale_key(merchant_id: uuid.UUID, external_id: str) -> int:
 
 
 def sale_keys_lock_statement(*, keys: Sequence[tuple[uuid.UUID, str]]) -> Statement:
-    """`sale_key_lock` for many (merchant id, external id) pairs in one statement, taken in key
-    order (two batches sharing sales cannot deadlock): run it inside `transaction.atomic`,
-    before any member account lock and before reading the sales it guards (a later statement,
-    so that it sees what the lock waited for)."""
+    """Transaction-scoped advisory locks on (merchant id, external id) pairs, held until commit,
+    in one statement and in key order (two batches sharing sales cannot deadlock). Advisory
+    locks are database-wide, so a key carries the schema: two malls never queue behind each
+    other. Run it inside `transaction.atomic`, before any member account lock and before
+    reading the sales it guards (a later statement, so that it sees what the lock waited for)."""
     ordered = sorted({_sale_key(merchant_id, external_id) for merchant_id, external_id in keys})
     if len(ordered) == 1:
         return Statement("SELECT pg_advisory_xact_lock(%(k)s::bigint)", {"k": ordered[0]})
@@ -38,18 +37,6 @@ def sale_keys_lock_statement(*, keys: Sequence[tuple[uuid.UUID, str]]) -> Statem
         "t(k, n) ORDER BY n",
         {"k": ordered},
     )
-
-
-def sale_key_lock(*, merchant_id: uuid.UUID, external_id: str) -> None:
-    """Hold a transaction-scoped advisory lock on one (merchant, external id) until commit.
-
-    Advisory locks are database-wide, so the key carries the schema: two malls never queue
-    behind each other. Call inside `transaction.atomic`.
-    """
-    digest = hashlib.sha256(f"{current_schema()}:sale:{merchant_id}:{external_id}".encode())
-    key = int.from_bytes(digest.digest()[:8], "big", signed=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def sale_for_update(*, merchant: Merchant, external_id: str) -> Sale:
