@@ -73,6 +73,15 @@ def _ledger(member):
     return (account.balance, account.growth, account.tier.code) if account else None
 
 
+def _outcome(result):
+    """What a caller sees of one sale's result (the error's type for a refused one)."""
+    if isinstance(result, Exception):
+        return type(result).__name__
+    s = result.sale
+    return (result.created, s.merchant_id, s.total, s.eligible_amount, s.points_earned,
+            s.growth_earned, s.points_balance, s.tier_code)  # fmt: skip
+
+
 def _check_invariants(members):
     unbalanced = (
         Posting.objects.values("entry").annotate(total=Sum("amount")).exclude(total=0).count()
@@ -229,14 +238,7 @@ def test_a_batch_equals_the_same_sales_recorded_one_by_one(shop, sales):
     together = record_sales(merchant=shop, requests=batch)
     alone = [record_sales(merchant=shop, requests=[request])[0] for request in singles]
 
-    def outcome(result):
-        if isinstance(result, Exception):
-            return type(result).__name__
-        s = result.sale
-        return (result.created, s.total, s.eligible_amount, s.points_earned, s.growth_earned,
-                s.points_balance, s.tier_code)  # fmt: skip
-
-    assert [outcome(r) for r in together] == [outcome(r) for r in alone]
+    assert [_outcome(r) for r in together] == [_outcome(r) for r in alone]
     assert [_ledger(m) for m in batch_members] == [_ledger(m) for m in single_members]
     assert [TierChange.objects.filter(member=m).count() for m in batch_members] == [
         TierChange.objects.filter(member=m).count() for m in single_members
@@ -273,14 +275,7 @@ def test_a_group_of_many_merchants_equals_its_sales_recorded_one_by_one(shop, sa
     together = record_merchants_sales(group)
     alone = [record_sales(merchant=m, requests=[request])[0] for m, request in singles]
 
-    def outcome(result):
-        if isinstance(result, Exception):
-            return type(result).__name__
-        s = result.sale
-        return (result.created, s.merchant_id, s.total, s.points_earned, s.growth_earned,
-                s.points_balance, s.tier_code)  # fmt: skip
-
-    assert [outcome(r) for r in together] == [outcome(r) for r in alone]
+    assert [_outcome(r) for r in together] == [_outcome(r) for r in alone]
     assert [_ledger(m) for m in group_members] == [_ledger(m) for m in single_members]
     keys = {(which, ext) for which, (_, _, ext, _) in sales}
     assert Sale.objects.filter(external_id__startswith=f"g{example}-").count() == len(keys)
