@@ -75,6 +75,14 @@ def mall_b(two_malls: dict[str, Tenant], db: None) -> Tenant:
 
 
 @pytest.fixture
+def mall(mall_a: Tenant) -> Iterator[Tenant]:
+    """Mall A, with the test's ORM calls in its schema (public again afterwards)."""
+    with tenant_context(mall_a):
+        yield mall_a
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
 def in_tenant() -> Callable[[Tenant], Any]:
     """`with in_tenant(mall): ...` runs ORM calls in that mall's schema."""
     return tenant_context

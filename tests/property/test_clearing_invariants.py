@@ -10,11 +10,9 @@ import uuid
 from collections import defaultdict
 from decimal import Decimal
 
-import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,13 +43,6 @@ operation = st.one_of(
     st.tuples(st.just("refund"), st.integers(0, 5), st.integers(1, 100)),  # % of what is left
     st.tuples(st.just("expire"), st.just(0), st.just(0)),
 )
-
-
-@pytest.fixture
-def mall(mall_a):
-    with tenant_context(mall_a):
-        yield mall_a
-    connection.set_schema_to_public()
 
 
 def _check_entries():

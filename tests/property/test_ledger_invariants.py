@@ -5,10 +5,7 @@ their postings and of their open lots; no balance is ever negative; retries chan
 import datetime as dt
 import uuid
 
-import pytest
-from django.db import connection
 from django.db.models import Sum
-from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,13 +41,6 @@ def _check_invariants(members):
         balance = account.balance if account else 0
         assert balance >= 0
         assert balance == posted_balance(member=member) == open_lots_balance(member=member)
-
-
-@pytest.fixture
-def mall(mall_a):
-    with tenant_context(mall_a):
-        yield mall_a
-    connection.set_schema_to_public()
 
 
 @settings(

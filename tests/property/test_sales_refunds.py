@@ -8,10 +8,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,13 +35,6 @@ step = st.one_of(
     st.tuples(st.just("retry"), st.integers(0, 3), st.just(0)),
     st.tuples(st.just("spend"), st.just(0), st.integers(1, 3000)),
 )
-
-
-@pytest.fixture
-def mall(mall_a):
-    with tenant_context(mall_a):
-        yield mall_a
-    connection.set_schema_to_public()
 
 
 def _payments(total: Decimal, coupon_percent: int) -> list[PaymentLine]:

@@ -8,9 +8,6 @@ import uuid
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import pytest
-from django.db import connection
-from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -131,13 +128,6 @@ def test_a_planned_split_sums_exactly_to_the_sale(rules, contract, sale):
     paid_by_points = all(m == "points" for (m, _), a in zip(payments, pay, strict=True) if a > 0)
     if paid_by_points:  # the channel never takes a fee on points
         assert [line for line in lines if line.kind == LineKind.CHANNEL_FEE] == []
-
-
-@pytest.fixture
-def mall(mall_a):
-    with tenant_context(mall_a):
-        yield mall_a
-    connection.set_schema_to_public()
 
 
 refund_steps = st.lists(st.one_of(st.integers(1, 1_000_000_00), st.just(0)), max_size=6)

@@ -7,10 +7,7 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
-import pytest
-from django.db import connection
 from django.db.models import Sum
-from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,13 +33,6 @@ event = st.one_of(
 contract_kind = st.sampled_from(
     ["concession", "fixed_rent", "rent_plus_commission", "guaranteed_minimum"]
 )
-
-
-@pytest.fixture
-def mall(mall_a):
-    with tenant_context(mall_a):
-        yield mall_a
-    connection.set_schema_to_public()
 
 
 def _split_of(total: Decimal, variant: int) -> list[tuple[str, str, str]]:

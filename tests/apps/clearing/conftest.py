@@ -6,9 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from apps.clearing.models import ClearingLine
 from apps.clearing.services import set_funding_policy
@@ -18,13 +16,6 @@ from apps.members.services import create_member
 from apps.merchants.services import create_merchant
 from apps.sales.models import Sale, SalePayment
 from apps.sales.services import PaymentLine, record_sale, refund_sale
-
-
-@pytest.fixture
-def mall(mall_a):
-    with tenant_context(mall_a):
-        yield mall_a
-    connection.set_schema_to_public()
 
 
 @pytest.fixture

@@ -25,13 +25,6 @@ from tests.conftest import host_of
 RENDER = {"alipay": alipay.render_trade_bill, "wechat": wechat.render_trade_bill}
 
 
-@pytest.fixture
-def mall(mall_a):
-    with tenant_context(mall_a):
-        yield mall_a
-    connection.set_schema_to_public()
-
-
 def _day_of_sales(channel):
     """Three sales paid through the channel today, and three refunds."""
     shop = create_merchant(name="Recon shop")

@@ -4,9 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from apps.loyalty.models import PointsAccount
 from apps.members.errors import MemberNotActiveError
@@ -23,13 +21,6 @@ from apps.sales.services import (
     refund_sale,
 )
 from atrium.models import OutboxEvent
-
-
-@pytest.fixture
-def mall(mall_a):
-    with tenant_context(mall_a):
-        yield mall_a
-    connection.set_schema_to_public()
 
 
 @pytest.fixture

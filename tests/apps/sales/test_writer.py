@@ -7,10 +7,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,13 +41,6 @@ from atrium.errors import IdempotencyConflictError
 from atrium.models import OutboxEvent
 
 AT = timezone.now() - dt.timedelta(minutes=5)  # today (the seeded base rate starts today)
-
-
-@pytest.fixture
-def mall(mall_a):
-    with tenant_context(mall_a):
-        yield mall_a
-    connection.set_schema_to_public()
 
 
 @pytest.fixture

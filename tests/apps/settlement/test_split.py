@@ -9,7 +9,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from apps.loyalty.services.ledger import earn_points
 from apps.members.services import create_member
@@ -29,13 +28,6 @@ from atrium.sql import run_statements, write_together
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAST = dt.date(2026, 1, 1)
-
-
-@pytest.fixture
-def mall(mall_a):
-    with tenant_context(mall_a):
-        yield mall_a
-    connection.set_schema_to_public()
 
 
 @pytest.fixture
