@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -18,6 +19,11 @@ from tenants.errors import ExportNotFoundError, TenantNotFoundError
 from tenants.models import Domain, Tenant, TenantExport
 
 ROUTE_CACHE_SECONDS = 60
+# Each process also keeps the routes it read for a second: a POS call then routes without a Redis
+# round trip (about 0.3 ms of a worker's CPU). `forget_routes` drops this process's copies at
+# once; the other processes follow within the second.
+LOCAL_ROUTE_SECONDS = 1.0
+_local_routes: dict[str, tuple[float, Route | None]] = {}
 
 
 def _tenant_columns() -> tuple[str, ...]:
@@ -52,14 +58,27 @@ class Route:
 
 def _cached_route(key: str) -> tuple[bool, Route | None]:
     """(True, the cached route or None for a cached "no such tenant"), or (False, None)."""
+    local = _local_routes.get(key)
+    if local is not None and local[0] > time.monotonic():
+        return True, local[1]
     cached = cache.get(key)
     if cached is None:
         return False, None
     if not cached:
-        return True, None
+        return True, _keep(key, None)
     if not isinstance(cached, dict) or set(cached.get("row", ())) != set(_tenant_columns()):
         return False, None  # written by another version of the code: read the row again
-    return True, Route(**cached)
+    return True, _keep(key, Route(**cached))
+
+
+def clear_local_routes() -> None:
+    """Forget this process's copies of the routes (tests, between two databases' worth)."""
+    _local_routes.clear()
+
+
+def _keep(key: str, route: Route | None) -> Route | None:
+    _local_routes[key] = (time.monotonic() + LOCAL_ROUTE_SECONDS, route)
+    return route
 
 
 def _route_of(tenant: Tenant | None) -> Route | None:
@@ -70,7 +89,7 @@ def _route_of(tenant: Tenant | None) -> Route | None:
 
 def _store(key: str, route: Route | None) -> Route | None:
     cache.set(key, asdict(route) if route else {}, ROUTE_CACHE_SECONDS)
-    return route
+    return _keep(key, route)
 
 
 # The shape of a cached route changed twice ({tenant_id, status}; then with the tenant's row;
@@ -109,13 +128,14 @@ def forget_routes(tenant: Tenant) -> None:
     # whichever schema the caller is in.
     with schema_context(get_public_schema_name()):
         hosts = list(Domain.objects.filter(tenant_id=tenant.pk).values_list("domain", flat=True))
-        cache.delete_many(
-            [
-                _route_key(kind, value, version=version)
-                for version in range(1, ROUTE_KEY_VERSION + 1)  # also older versions' routes
-                for kind, value in [*(("host", host) for host in hosts), ("slug", tenant.slug)]
-            ]
-        )
+        keys = [
+            _route_key(kind, value, version=version)
+            for version in range(1, ROUTE_KEY_VERSION + 1)  # also older versions' routes
+            for kind, value in [*(("host", host) for host in hosts), ("slug", tenant.slug)]
+        ]
+        for key in keys:
+            _local_routes.pop(key, None)
+        cache.delete_many(keys)
 
 
 def get_tenant(*, tenant_id: int | str) -> Tenant:

@@ -26,6 +26,7 @@ from apps.accounts.choices import StaffRole
 from apps.accounts.services import invite_staff
 from apps.merchants.services import create_api_key, create_merchant, sign
 from tenants.models import Tenant
+from tenants.selectors import clear_local_routes
 from tenants.services import onboard_tenant
 
 pytest_plugins = ("tests.celery_worker",)  # the Celery worker, fake Sentry, committed tenants
@@ -59,6 +60,7 @@ def two_malls(django_db_setup: None, django_db_blocker: Any) -> dict[str, Tenant
 @pytest.fixture(autouse=True)
 def _fresh_cache_and_schema() -> Iterator[None]:
     cache.clear()
+    clear_local_routes()
     yield
     connection.set_schema_to_public()
 

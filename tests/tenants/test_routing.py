@@ -1,6 +1,7 @@
 """A request finds its tenant by host or X-Tenant; unknown hosts 404, suspended tenants 403."""
 
 import json
+import time
 
 import pytest
 from django.db import connection
@@ -272,3 +273,22 @@ def test_a_change_also_forgets_the_routes_the_previous_code_cached(mall_a):
         cache.set(key, {"tenant_id": mall_a.pk, "status": "active"}, 60)
     suspend_tenant(tenant=mall_a)
     assert cache.get_many(old_keys) == {}
+
+
+def test_another_process_s_change_reaches_this_one_within_its_local_second(mall_a, monkeypatch):
+    """A process keeps a route it read for LOCAL_ROUTE_SECONDS: a change made (and forgotten in
+    Redis) by another process shows here once that copy expires."""
+    from django.core.cache import cache
+
+    from tenants import selectors
+
+    monkeypatch.setattr(selectors, "LOCAL_ROUTE_SECONDS", 0.3)
+    assert _resolve(host_of("mall-a"))[0].status_code == 200
+    # Another process suspends the tenant: the row changes and the Redis route goes.
+    Tenant.objects.filter(pk=mall_a.pk).update(status="suspended")
+    cache.delete(f"tenant-route-v3:host:{host_of('mall-a')}")
+    response, _, queries = _resolve(host_of("mall-a"))
+    assert (response.status_code, queries) == (200, 0)  # this process's copy, still current
+    time.sleep(0.35)
+    response, _, _ = _resolve(host_of("mall-a"))
+    assert (response.status_code, json.loads(response.content)["code"]) == (403, "tenant.suspended")
