@@ -137,3 +137,23 @@ def test_a_prepared_statement_reads_the_schema_of_the_moment(db):
         with connection.cursor() as cursor:
             cursor.execute("SET search_path = public")
             cursor.execute("DROP SCHEMA prep_a, prep_b CASCADE")
+
+
+def test_statements_follow_a_tenant_switch_inside_one_transaction(mall_a, mall_b):
+    """The writer reuses the open connection without a Django cursor once the search path is
+    set; a tenant switch in the same transaction still sends the next statement to its schema."""
+    from apps.merchants.services import create_merchant
+    from atrium.tenancy import tenant_connection
+
+    count = Statement("SELECT count(*) FROM merchants_merchant", {})
+    seen = []
+    with transaction.atomic():
+        tenant_connection().set_tenant(mall_a)
+        create_merchant(name="Only in A", business_format="retail")
+        for tenant in (mall_a, mall_b, mall_a, mall_b):
+            tenant_connection().set_tenant(tenant)
+            # The first call after the switch sets the path; the second reuses the connection.
+            seen.append((run_statements([count])[0], run_statements([count])[0]))
+        tenant_connection().set_schema_to_public()
+        transaction.set_rollback(True)
+    assert seen == [([(1,)], [(1,)]), ([(0,)], [(0,)]), ([(1,)], [(1,)]), ([(0,)], [(0,)])]
