@@ -137,3 +137,22 @@ def test_three_place_or_negative_amounts_are_refused(value):
     else:
         with pytest.raises(InvalidAmountError):
             parse_money(str(value), field="x")
+
+
+def _parsed(value: object, positive: bool) -> Decimal | str:
+    try:
+        return parse_money(value, field="x", positive=positive)
+    except InvalidAmountError as exc:
+        return exc.code
+
+
+@given(
+    text=st.from_regex(r"\A[0-9]{1,14}(\.[0-9]{1,3})?\n?\Z"),
+    positive=st.booleans(),
+)
+def test_a_till_amount_parses_as_its_decimal_does(text, positive):
+    # Tills' plain strings take a shortcut: the same amount, or the same refusal, as the Decimal.
+    parsed = _parsed(text, positive)
+    assert parsed == _parsed(Decimal(text), positive)
+    if isinstance(parsed, Decimal):
+        assert parsed.as_tuple().exponent == -2

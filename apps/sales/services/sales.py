@@ -83,6 +83,8 @@ MAX_CLOCK_AHEAD = dt.timedelta(minutes=10)
 EARLIEST_SALE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
 _MONEY_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # ASCII digits only: not "１２"
+# What tills send: at most 12 digits and 2 places, so finite, in range and exact to the cent.
+_PLAIN_MONEY_RE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?\Z")
 _METHODS = frozenset(PaymentMethod.values)  # `.values` builds a new list on every read
 _CHANNELS = frozenset(Channel.values)
 
@@ -205,6 +207,11 @@ def parse_money(value: object, *, field: str, positive: bool = False) -> Decimal
 
     Raises InvalidAmountError (floats included: money is never a float).
     """
+    if type(value) is str and _PLAIN_MONEY_RE.match(value):
+        amount = Decimal(value).quantize(CENT)  # exact: two places at most
+        if positive and not amount:
+            raise InvalidAmountError("amount must be positive", field=field, value=str(amount))
+        return amount
     if isinstance(value, bool | float) or not isinstance(value, str | Decimal | int):
         raise InvalidAmountError(
             'money must be a decimal string such as "12.30"',
