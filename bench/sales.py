@@ -622,6 +622,7 @@ def bench(args: argparse.Namespace, results: Results) -> None:
                 **common,
             ),
         ]
+        levels = [c for c in levels if _level_key(c) in args.only.split(",")]
         recorded = 0
         for config in levels:
             # The baseline runs right before each HTTP level at the same client count (the batch
@@ -668,6 +669,10 @@ def bench(args: argparse.Namespace, results: Results) -> None:
             recreate_database(admin_url, args.database, create=False)
             recreate_database(admin_url, args.pgbench_database, create=False)
             _flush_broker(broker)
+
+
+def _level_key(config: LoadConfig) -> str:
+    return "batch" if config.mode == "batch" else f"single{config.clients}"
 
 
 def _flush_broker(broker: str) -> None:
@@ -759,6 +764,11 @@ def main() -> None:
     )
     parser.add_argument("--database", default="atrium_bench_sales")
     parser.add_argument("--pgbench-database", default="atrium_bench_pgbench")
+    parser.add_argument(
+        "--only",
+        default="single8,single32,batch",
+        help="the levels to run, of single8,single32,batch (the pgbench baseline runs for each)",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the 32-client run")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 s levels, scale 8")
