@@ -6,12 +6,13 @@ Each app declares its events in its own `events.py` (subclasses of `DomainEvent`
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from atrium import outbox
-from atrium.sql import Statement
+from atrium.sql import Draft, Statement
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ def publish_many(events: Sequence[DomainEvent]) -> None:
 def publish_many_statement(events: Sequence[DomainEvent]) -> Statement | None:
     """`publish_many` as a fragment for `atrium.sql.write_together` (None for no events)."""
     return outbox.emit_many_statement([(event.topic, payload(event)) for event in events])
+
+
+def publish_many_draft(events: Sequence[DomainEvent]) -> tuple[Draft, list[uuid.UUID]]:
+    """`publish_many` as an `atrium.sql.Draft` (`outbox.emit_many_draft`), with the events'
+    ids in order; at least one event."""
+    return outbox.emit_many_draft([(event.topic, payload(event)) for event in events])
 
 
 _field_names: dict[type[DomainEvent], tuple[str, ...]] = {}

@@ -34,7 +34,7 @@ from django.utils.module_loading import import_string
 
 from atrium.errors import DomainError, TenantRequiredError
 from atrium.models import OutboxEvent
-from atrium.sql import Statement, execute_arrays, json_rows
+from atrium.sql import Draft, Statement, execute_arrays, json_rows
 from atrium.tenancy import current_schema
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,18 @@ def emit_many_statement(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> St
     The relay is queued on commit as `emit_many` does. Raises what `emit` raises."""
     if not messages:
         return None
+    draft, _ = emit_many_draft(messages)
+    return draft.statement()
+
+
+def emit_many_draft(
+    messages: Sequence[tuple[str, Mapping[str, Any]]],
+) -> tuple[Draft, list[uuid.UUID]]:
+    """`emit_many_statement` as an `atrium.sql.Draft` whose events can be left out by id, and
+    the events' ids in order. The relay is queued on commit. Raises what `emit` raises."""
     schema = current_schema()
+    if not messages:
+        raise OutboxUsageError("no events to emit", topic="")
     if schema == settings.PUBLIC_SCHEMA_NAME:
         raise TenantRequiredError("outbox events belong to a tenant schema", topic=messages[0][0])
     for topic, _ in messages:
@@ -136,11 +147,14 @@ def emit_many_statement(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> St
         (uuid.uuid4(), topic, _encoder.encode(payload), now + dt.timedelta(microseconds=index))
         for index, (topic, payload) in enumerate(messages)
     ]
-    statement = Statement(
-        _EMIT_SQL, {"rows": json_rows(("id", "topic", "payload", "created_at"), rows)}
+    draft = Draft(
+        _EMIT_SQL + "{skip}",
+        json_rows(("id", "topic", "payload", "created_at"), rows),
+        key="e.id",
+        joiner="WHERE",
     )
     _relay_on_commit(schema)
-    return statement
+    return draft, [row[0] for row in rows]
 
 
 def _relay_on_commit(schema: str) -> None:

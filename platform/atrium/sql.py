@@ -62,12 +62,47 @@ def json_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Statement:
     """`INSERT INTO table (columns)` of rows given as tuples in column order, as one statement
     with one parameter (typed by the table's own row type)."""
+    return insert_draft(table, columns, rows, key="").statement()
+
+
+def insert_draft(
+    table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, key: str
+) -> Draft:
+    """`insert_rows` as a `Draft` whose rows can be left out by their `key` column."""
     names = ", ".join(columns)
-    return Statement(
+    return Draft(
         f"INSERT INTO {table} ({names}) SELECT {names} "  # noqa: S608 - names only
-        f"FROM json_populate_recordset(NULL::{table}, %(rows)s::json)",
-        {"rows": json_rows(columns, rows)},
+        f"FROM json_populate_recordset(NULL::{table}, %(rows)s::json) AS r{{skip}}",
+        json_rows(columns, rows),
+        key=f"r.{key}",
+        joiner="WHERE",
     )
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A fragment encoded before its transaction's locks were taken, and written under them by
+    `statement`, which can leave out the rows whose key is among some values: rows that turned
+    out stale once the locks were held, written again by a fresh fragment
+    (docs/adr/0019-awards-planned-before-the-locks.md).
+
+    `sql` holds `%(rows)s` (the encoded rows) and a `{skip}` marker where the condition goes,
+    after `joiner` (`WHERE`, or `AND` after a WHERE of its own); `key` is the SQL expression of
+    a row's key (a uuid)."""
+
+    sql: str
+    rows: str
+    key: str
+    joiner: str
+
+    def statement(self, skip: Iterable[Any] = ()) -> Statement:
+        left_out = sorted({str(value) for value in skip})
+        if not left_out:
+            return Statement(self.sql.replace("{skip}", ""), {"rows": self.rows})
+        condition = f" {self.joiner} NOT coalesce({self.key} = ANY(%(skip)s::uuid[]), false)"
+        return Statement(
+            self.sql.replace("{skip}", condition), {"rows": self.rows, "skip": left_out}
+        )
 
 
 @dataclass(frozen=True)

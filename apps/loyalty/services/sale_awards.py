@@ -42,7 +42,7 @@ from apps.loyalty.services.earning import EarnQuote, SaleFacts, local_day, quote
 from apps.loyalty.services.growth import window_start
 from apps.loyalty.services.ledger import add_months, check_points, entry_hash
 from atrium.events import DomainEvent
-from atrium.sql import Statement, insert_rows, json_rows, run_statements, write_together
+from atrium.sql import Draft, Statement, insert_draft, json_rows, run_statements, write_together
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,10 @@ class _Rows:
     tier_changes: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def account_lock_statements(member_ids: Sequence[str]) -> list[Statement]:
+def account_lock_statements(member_ids: Sequence[str], *, lock: bool = True) -> list[Statement]:
     """The two statements that lock the members' accounts, creating missing ones first, both in
     primary-key order; run them together (`atrium.sql.run_statements`), the second one's rows go
-    to `LockedAccounts`.
+    to `LockedAccounts`. With `lock=False` the second one only reads them (`speculate_awards`).
 
     Two statements, so that every lock is taken in key order: the missing accounts are inserted
     (waiting for a concurrent creator of the same account to finish), then all of them are
@@ -105,9 +105,12 @@ def account_lock_statements(member_ids: Sequence[str]) -> list[Statement]:
             "ON CONFLICT (member_id) DO NOTHING",
             {"m": ids},
         ),
+        # xmin: the row's version (the transaction that wrote it), to tell whether a row read
+        # before the lock is still the row locked (`settle_awards`).
         Statement(
-            f"SELECT member_id::text, balance, growth, tier_id FROM {table} "  # noqa: S608
-            "WHERE member_id = ANY(%(m)s::uuid[]) ORDER BY member_id FOR UPDATE",
+            f"SELECT member_id::text, balance, growth, tier_id, xmin::text FROM {table} "  # noqa: S608
+            "WHERE member_id = ANY(%(m)s::uuid[]) ORDER BY member_id"
+            + (" FOR UPDATE" if lock else ""),
             {"m": ids},
         ),
     ]
@@ -115,22 +118,23 @@ def account_lock_statements(member_ids: Sequence[str]) -> list[Statement]:
 
 @dataclass(frozen=True)
 class LockedAccounts:
-    """The locked accounts' rows (member id, balance, growth, tier id), as the lock read them."""
+    """The accounts' rows (member id, balance, growth, tier id, row version), as the lock (or
+    an unlocked read, for `speculate_awards`) read them."""
 
-    rows: tuple[tuple[str, int, int, int | None], ...]
+    rows: tuple[tuple[str, int, int, int | None, str], ...]
 
 
 def _accounts(locked: LockedAccounts, tiers: dict[int, Tier]) -> dict[str, _Account]:
     return {
         member: _Account(balance, growth, tiers.get(tier_id) if tier_id is not None else None)
-        for member, balance, growth, tier_id in locked.rows
+        for member, balance, growth, tier_id, _version in locked.rows
     }
 
 
 def lock_accounts(member_ids: Sequence[str]) -> LockedAccounts:
     """Lock the members' accounts (`account_lock_statements`) in one round trip."""
     rows = run_statements(account_lock_statements(member_ids))[1]
-    return LockedAccounts(tuple((str(m), int(b), int(g), t) for m, b, g, t in rows))
+    return LockedAccounts(tuple((str(m), int(b), int(g), t, v) for m, b, g, t, v in rows))
 
 
 def _read_sums(
@@ -225,8 +229,87 @@ def plan_awards(
     """`award_sales` for a caller that locked the accounts itself (`account_lock_statements`,
     every member of `awards` among them) and writes the returned fragments together with its
     own rows (`atrium.sql.write_together`), in the same transaction."""
+    plan = _plan(awards, locked, now)
+    return plan.results, _fragments(plan.rows, plan.accounts, now)
+
+
+@dataclass
+class AwardPlan:
+    """Awards planned from the accounts as read before their locks (`speculate_awards`), with
+    their rows already encoded."""
+
+    read: dict[str, tuple[str, int, int, int | None, str]]
+    results: list[Awarded]
+    rows: _Rows
+    accounts: dict[str, _Account]
+    drafts: list[tuple[str, Draft]]
+
+
+@dataclass
+class Settled:
+    """A plan's awards once the accounts are locked (`settle_awards`)."""
+
+    results: list[Awarded]  # in the order of the awards
+    fragments: list[Statement]  # for `atrium.sql.write_together`
+    changed: set[str]  # the members whose awards were planned again
+
+
+def speculate_awards(
+    awards: Sequence[SaleToAward], *, read: LockedAccounts, now: dt.datetime
+) -> AwardPlan:
+    """Plan the awards from an unlocked read of the accounts (`account_lock_statements` with
+    `lock=False`) and encode their rows, before the locks: a batch then holds its members'
+    locks only for what `settle_awards` redoes, and concurrent batches that share members wait
+    for each other that much less (docs/adr/0019-awards-planned-before-the-locks.md)."""
+    plan = _plan(awards, read, now)
+    return AwardPlan(
+        read={row[0]: row for row in read.rows},
+        results=plan.results,
+        rows=plan.rows,
+        accounts=plan.accounts,
+        drafts=_drafts(plan.rows, plan.accounts, now),
+    )
+
+
+def settle_awards(
+    plan: AwardPlan, awards: Sequence[SaleToAward], *, locked: LockedAccounts, now: dt.datetime
+) -> Settled:
+    """`plan_awards` once the accounts are locked, from a `speculate_awards` plan of the same
+    awards: the members whose account row is still the version it was planned from keep their
+    awards and rows; the others (another transaction wrote their account meanwhile) are planned
+    again from the locked rows, and their drafted rows left out. A member's award depends on
+    their own account and sums only, and every write to those sums writes the account row too
+    (a new row version)."""
+    changed = {row[0] for row in locked.rows if plan.read.get(row[0]) != row}
+    if not changed:
+        return Settled(plan.results, [draft.statement() for _, draft in plan.drafts], changed)
+    again = [index for index, award in enumerate(awards) if str(award.member_id) in changed]
+    redone = _plan(
+        [awards[index] for index in again],
+        LockedAccounts(tuple(row for row in locked.rows if row[0] in changed)),
+        now,
+    )
+    results = list(plan.results)
+    for index, result in zip(again, redone.results, strict=True):
+        results[index] = result
+    skip = {
+        "member": changed,
+        "entry": {entry[0] for entry in plan.rows.entries if entry[2] in changed},
+    }
+    fragments = [draft.statement(skip[kind]) for kind, draft in plan.drafts]
+    return Settled(results, [*fragments, *_fragments(redone.rows, redone.accounts, now)], changed)
+
+
+@dataclass
+class _Planned:
+    results: list[Awarded]
+    rows: _Rows
+    accounts: dict[str, _Account]
+
+
+def _plan(awards: Sequence[SaleToAward], locked: LockedAccounts, now: dt.datetime) -> _Planned:
     if not awards:
-        return [], []
+        return _Planned([], _Rows(), {})
     tiers_by_rank = cached_tiers()
     tiers = {tier.pk: tier for tier in tiers_by_rank}
     awarded = {str(award.member_id) for award in awards}
@@ -312,7 +395,7 @@ def plan_awards(
                 events=tuple(published[first_event:]),
             )
         )
-    return results, _fragments(rows, accounts, now)
+    return _Planned(results, rows, accounts)
 
 
 def _earn(
@@ -362,8 +445,7 @@ UPDATE {table} AS a
 SET balance = u.balance, growth = u.growth, tier_id = u.tier_id,
     tier_since = coalesce(u.tier_since, a.tier_since), updated_at = u.updated_at
 FROM json_populate_recordset(NULL::{table}, %(rows)s::json) AS u
-WHERE a.member_id = u.member_id
-"""
+WHERE a.member_id = u.member_id"""
 _ENTRY_COLUMNS = (
     "id", "kind", "member_id", "points", "idempotency_key", "request_hash", "reason",
     "source_type", "source_id", "merchant_id", "actor", "created_at",
@@ -379,58 +461,69 @@ _GROWTH_COLUMNS = (
 
 def _fragments(rows: _Rows, accounts: dict[str, _Account], now: dt.datetime) -> list[Statement]:
     """The rows to write, one fragment per table that gets any (`atrium.sql.write_together`)."""
-    fragments = []
+    return [draft.statement() for _, draft in _drafts(rows, accounts, now)]
+
+
+def _drafts(
+    rows: _Rows, accounts: dict[str, _Account], now: dt.datetime
+) -> list[tuple[str, Draft]]:
+    """`_fragments` as drafts, each with what its rows are left out by: "member" (the member
+    id) or "entry" (the journal entry id, for postings and lot movements)."""
+    drafts = []
     at = now.isoformat()  # once, not once per row
     if rows.entries:
-        fragments.append(
-            insert_rows(
-                JournalEntry._meta.db_table, _ENTRY_COLUMNS, [(*e, "", at) for e in rows.entries]
-            )
-        )
-        fragments.append(
-            insert_rows(
+        drafts.append(
+            ("member", insert_draft(
+                JournalEntry._meta.db_table, _ENTRY_COLUMNS, [(*e, "", at) for e in rows.entries],
+                key="member_id",
+            ))
+        )  # fmt: skip
+        drafts.append(
+            ("entry", insert_draft(
                 Posting._meta.db_table, ("entry_id", "account", "member_id", "amount"),
-                rows.postings,
-            )
+                rows.postings, key="entry_id",
+            ))
         )  # fmt: skip
     if rows.lots:
-        fragments.append(
-            insert_rows(
+        drafts.append(
+            ("member", insert_draft(
                 PointsLot._meta.db_table, _LOT_COLUMNS,
                 [(i, m, e, src, iss, pts, pts, at, av, ex)
                  for i, m, e, src, iss, pts, at, av, ex in rows.lots],
-            )
+                key="member_id",
+            ))
         )  # fmt: skip
-        fragments.append(
-            insert_rows(
+        drafts.append(
+            ("entry", insert_draft(
                 LotMovement._meta.db_table, ("lot_id", "entry_id", "amount"),
-                [(lot[0], lot[2], lot[5]) for lot in rows.lots],
-            )
+                [(lot[0], lot[2], lot[5]) for lot in rows.lots], key="entry_id",
+            ))
         )  # fmt: skip
     if rows.growth:
-        fragments.append(
-            insert_rows(
-                GrowthEntry._meta.db_table, _GROWTH_COLUMNS, [(*g, at) for g in rows.growth]
-            )
-        )
+        drafts.append(
+            ("member", insert_draft(
+                GrowthEntry._meta.db_table, _GROWTH_COLUMNS, [(*g, at) for g in rows.growth],
+                key="member_id",
+            ))
+        )  # fmt: skip
     if rows.tier_changes:
-        fragments.append(
-            insert_rows(
+        drafts.append(
+            ("member", insert_draft(
                 TierChange._meta.db_table,
                 ("member_id", "from_tier_id", "to_tier_id", "reason", "growth", "created_at"),
-                [(*t, at) for t in rows.tier_changes],
-            )
-        )
+                [(*t, at) for t in rows.tier_changes], key="member_id",
+            ))
+        )  # fmt: skip
     if accounts:
         updates = [
             (member, a.balance, a.growth, a.tier.pk if a.tier else None, a.tier_changed_at, at)
             for member, a in accounts.items()
         ]
         columns = ("member_id", "balance", "growth", "tier_id", "tier_since", "updated_at")
-        fragments.append(
-            Statement(
-                _ACCOUNTS_SQL.format(table=PointsAccount._meta.db_table),
-                {"rows": json_rows(columns, updates)},
-            )
-        )
-    return fragments
+        drafts.append(
+            ("member", Draft(
+                _ACCOUNTS_SQL.format(table=PointsAccount._meta.db_table) + "{skip}",
+                json_rows(columns, updates), key="u.member_id", joiner="AND",
+            ))
+        )  # fmt: skip
+    return drafts

@@ -1,13 +1,16 @@
 """Concurrency on real PostgreSQL: 50 concurrent retries of one POS sale award it once."""
 
+import threading
 import time
 
-from django.db import connection
+import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.loyalty.models import GrowthEntry, JournalEntry, PointsAccount
 from apps.loyalty.selectors import open_lots_balance, posted_balance
+from apps.loyalty.services.sale_awards import lock_award_accounts
 from apps.members.services import issue_member_code, join_member
 from apps.merchants.services import create_api_key, create_merchant
 from apps.sales.models import Refund, Sale
@@ -21,6 +24,7 @@ from apps.sales.services import (
     submit_receipt,
 )
 from atrium.errors import DomainError
+from atrium.models import OutboxEvent
 from tests.apps.sales.conftest import Pos, sale_body
 from tests.concurrency import race
 from tests.conftest import MerchantSetup, host_of
@@ -137,12 +141,15 @@ def test_concurrent_approvals_of_one_receipt_record_its_sale_once(
         connection.set_schema_to_public()
 
 
+@pytest.mark.parametrize("speculate_from", [1, 10_000], ids=["planned-early", "planned-locked"])
 def test_concurrent_batches_sharing_new_members_neither_deadlock_nor_lose_points(
-    committed_tenant, django_db_blocker
+    committed_tenant, django_db_blocker, monkeypatch, speculate_from
 ):
     """Eight batches at once, each naming the same ten members (half of them without an account
     yet) in its own order: accounts are created, then locked, in key order, so no batch
-    deadlocks and every sale counts."""
+    deadlocks and every sale counts; whether the awards are planned before the locks (and
+    planned again for the accounts that changed meanwhile, ADR 0019) or under them."""
+    monkeypatch.setattr("apps.sales.services.sales.SPECULATE_FROM", speculate_from)
     with django_db_blocker.unblock():
         with tenant_context(committed_tenant):
             merchant = create_merchant(name="Batch Race Shop")
@@ -186,3 +193,96 @@ def test_concurrent_batches_sharing_new_members_neither_deadlock_nor_lose_points
                 assert (account.balance, account.growth) == (points, points)
                 assert posted_balance(member=member) == open_lots_balance(member=member) == points
         connection.set_schema_to_public()
+
+
+def test_a_batch_plans_again_the_members_whose_account_changed_while_it_waited(
+    committed_tenant, django_db_blocker, monkeypatch
+):
+    """A large batch plans its awards before it locks the accounts (ADR 0019). Here another
+    transaction holds member A's account while the batch plans, then records a sale of A and
+    commits: once it has the lock the batch works A's awards out again from the new balance,
+    keeps B's, and writes each sale and event once."""
+    monkeypatch.setattr("apps.sales.services.sales.SPECULATE_FROM", 2)
+    with django_db_blocker.unblock():
+        with tenant_context(committed_tenant):
+            merchant = create_merchant(name="Waiting Shop")
+            a, b = (
+                join_member(channel="app", phone=f"1370014{i:04d}", phone_verified=True).member
+                for i in range(2)
+            )
+            for member in (a, b):
+                record_sale(
+                    merchant=merchant, external_id=f"W-first-{member.pk}", occurred_at=None,
+                    total="10.00", payments=[PaymentLine("cash", "10.00")], member=member,
+                )  # fmt: skip
+        connection.set_schema_to_public()
+        holding, release = threading.Event(), threading.Event()
+        outcome: dict[str, object] = {}
+
+        def hold():
+            try:
+                with tenant_context(committed_tenant), transaction.atomic():
+                    lock_award_accounts(member_ids=[str(a.pk)])
+                    holding.set()
+                    assert release.wait(30)
+                    record_sale(
+                        merchant=merchant, external_id="W-meanwhile", occurred_at=None,
+                        total="30.00", payments=[PaymentLine("cash", "30.00")], member=a,
+                    )  # fmt: skip
+            finally:
+                connection.close()
+
+        def write():
+            try:
+                assert holding.wait(30)
+                requests = [
+                    SaleRequest(
+                        external_id=f"W-{k}",
+                        occurred_at=None,
+                        total=total,
+                        payments=[PaymentLine("cash", total)],
+                        member=member,
+                    )
+                    for k, (member, total) in enumerate([(a, "20.00"), (b, "20.00"), (a, "5.00")])
+                ]
+                with tenant_context(committed_tenant):
+                    outcome["results"] = record_sales(merchant=merchant, requests=requests)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=hold), threading.Thread(target=write)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while not _waits_on_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.02)  # until the batch waits for A's account
+        release.set()
+        for thread in threads:
+            thread.join()
+
+        balances = [result.sale.points_balance for result in outcome["results"]]
+        assert balances == [60, 30, 65]  # A: 10 + 30 meanwhile + 20, + 5; B: 10 + 20
+        with tenant_context(committed_tenant):
+            assert [PointsAccount.objects.get(member=m).balance for m in (a, b)] == [65, 30]
+            for member, points in ((a, 65), (b, 30)):
+                assert posted_balance(member=member) == open_lots_balance(member=member) == points
+            assert JournalEntry.objects.filter(member=a).count() == 4
+            assert Sale.objects.filter(external_id__startswith="W-").count() == 6
+            recorded = OutboxEvent.objects.filter(
+                topic="sales.sale_recorded", payload__external_id__in=["W-0", "W-1", "W-2"]
+            )
+            assert sorted(e.payload["points_earned"] for e in recorded) == [5, 20, 20]
+            changed = OutboxEvent.objects.filter(
+                topic="loyalty.points_changed", payload__member_id=str(a.pk)
+            )
+            assert sorted(e.payload["balance"] for e in changed) == [10, 40, 60, 65]
+        connection.set_schema_to_public()
+
+
+def _waits_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0

@@ -204,7 +204,19 @@ sale = st.tuples(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(sales=st.lists(sale, min_size=1, max_size=12))
-def test_a_batch_equals_the_same_sales_recorded_one_by_one(shop, sales):
+@pytest.mark.parametrize("speculate_from", [1, 10_000], ids=["planned-early", "planned-locked"])
+def test_a_batch_equals_the_same_sales_recorded_one_by_one(shop, sales, speculate_from):
+    """Whether the batch plans its awards before the accounts' locks (ADR 0019) or under them."""
+    import apps.sales.services.sales as writer
+
+    writer.SPECULATE_FROM, default = speculate_from, writer.SPECULATE_FROM
+    try:
+        _batch_equals_one_by_one(shop, sales)
+    finally:
+        writer.SPECULATE_FROM = default
+
+
+def _batch_equals_one_by_one(shop, sales):
     def run(prefix):
         members = [create_member(display_name=f"{prefix}{i}") for i in range(2)]
         requests = [
