@@ -677,6 +677,10 @@ def _write_speculatively(
     guessed_lines = split.fragment(guessed_through)
 
     locked, closed_through = _lock_accounts_and_cursor(new, create=False)
+    if len(locked.rows) < len(member_ids):
+        # An account read before the lock is gone (nothing deletes one today): create it again
+        # as the lock-first path would; a new row is a changed row, planned again.
+        locked = LockedAccounts(tuple(run_statements(account_lock_statements(member_ids))[1]))
     settled = settle_awards(plan, to_award, locked=locked, now=now)
     lines = guessed_lines if closed_through == guessed_through else split.fragment(closed_through)
     fragments = [*settled.fragments, *payments, *([lines] if lines is not None else [])]

@@ -286,3 +286,59 @@ def _waits_on_a_lock() -> bool:
             "AND wait_event_type = 'Lock'"
         )
         return cursor.fetchone()[0] > 0
+
+
+def test_a_batch_recreates_an_account_that_went_away_while_it_waited(
+    committed_tenant, django_db_blocker, monkeypatch
+):
+    """Nothing deletes an account today; if something did while a batch planned from it, the
+    batch creates it again under the lock and plans that member's awards from the new row."""
+    monkeypatch.setattr("apps.sales.services.sales.SPECULATE_FROM", 1)
+    with django_db_blocker.unblock():
+        with tenant_context(committed_tenant):
+            merchant = create_merchant(name="Vanishing Shop")
+            member = join_member(channel="app", phone="13700150000", phone_verified=True).member
+            PointsAccount.objects.create(member=member, balance=0, growth=0)
+        connection.set_schema_to_public()
+        holding, release = threading.Event(), threading.Event()
+        outcome = {}
+
+        def hold():
+            try:
+                with tenant_context(committed_tenant), transaction.atomic():
+                    lock_award_accounts(member_ids=[str(member.pk)])
+                    holding.set()
+                    assert release.wait(30)
+                    PointsAccount.objects.filter(member=member).delete()
+            finally:
+                connection.close()
+
+        def write():
+            try:
+                assert holding.wait(30)
+                request = SaleRequest(
+                    external_id="V-1", occurred_at=None, total="25.00",
+                    payments=[PaymentLine("cash", "25.00")], member=member,
+                )  # fmt: skip
+                with tenant_context(committed_tenant):
+                    outcome["results"] = record_sales(merchant=merchant, requests=[request])
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=hold), threading.Thread(target=write)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while not _waits_on_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        release.set()
+        for thread in threads:
+            thread.join()
+
+        (result,) = outcome["results"]
+        assert (result.sale.points_earned, result.sale.points_balance) == (25, 25)
+        with tenant_context(committed_tenant):
+            account = PointsAccount.objects.get(member=member)
+            assert (account.balance, account.growth) == (25, 25)
+            assert posted_balance(member=member) == open_lots_balance(member=member) == 25
+        connection.set_schema_to_public()
