@@ -6,7 +6,6 @@ Each app declares its events in its own `events.py` (subclasses of `DomainEvent`
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
@@ -37,7 +36,7 @@ def publish_many_statement(events: Sequence[DomainEvent]) -> Statement | None:
     return outbox.emit_many_statement([(event.topic, payload(event)) for event in events])
 
 
-def publish_many_draft(events: Sequence[DomainEvent]) -> tuple[Draft, list[uuid.UUID]]:
+def publish_many_draft(events: Sequence[DomainEvent]) -> tuple[Draft, list[str]]:
     """`publish_many` as an `atrium.sql.Draft` (`outbox.emit_many_draft`), with the events'
     ids in order; at least one event."""
     return outbox.emit_many_draft([(event.topic, payload(event)) for event in events])

@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from atrium.errors import DomainError, TenantRequiredError
+from atrium.ids import uuid4_strings
 from atrium.models import OutboxEvent
 from atrium.sql import Draft, Statement, execute_arrays, json_rows
 from atrium.tenancy import current_schema
@@ -129,7 +130,7 @@ def emit_many_statement(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> St
 
 def emit_many_draft(
     messages: Sequence[tuple[str, Mapping[str, Any]]],
-) -> tuple[Draft, list[uuid.UUID]]:
+) -> tuple[Draft, list[str]]:
     """`emit_many_statement` as an `atrium.sql.Draft` whose events can be left out by id, and
     the events' ids in order. The relay is queued on commit. Raises what `emit` raises."""
     schema = current_schema()
@@ -144,8 +145,10 @@ def emit_many_draft(
         raise OutboxUsageError("emit() must run inside transaction.atomic", topic=messages[0][0])
     now = timezone.now()
     rows = [
-        (uuid.uuid4(), topic, _encoder.encode(payload), now + dt.timedelta(microseconds=index))
-        for index, (topic, payload) in enumerate(messages)
+        (event_id, topic, _encoder.encode(payload), now + dt.timedelta(microseconds=index))
+        for index, (event_id, (topic, payload)) in enumerate(
+            zip(uuid4_strings(len(messages)), messages, strict=True)
+        )
     ]
     draft = Draft(
         _EMIT_SQL + "{skip}",

@@ -39,8 +39,15 @@ from django.db import connection
 _PARAM = re.compile(r"%\((\w+)\)([sb])")
 
 
+# The same ids (a sale's, its merchant's, its member's) recur across a write's rows, and
+# `UUID.__str__` is Python code: keep the latest texts.
+_uuid_text = functools.lru_cache(maxsize=8192)(uuid.UUID.__str__)
+
+
 def _json_value(value: object) -> object:
-    if isinstance(value, uuid.UUID | Decimal):
+    if isinstance(value, uuid.UUID):
+        return _uuid_text(value)
+    if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()  # full precision, with the offset

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +42,7 @@ from apps.loyalty.services.earning import EarnQuote, SaleFacts, local_day, quote
 from apps.loyalty.services.growth import window_start
 from apps.loyalty.services.ledger import add_months, check_points, entry_hash
 from atrium.events import DomainEvent
+from atrium.ids import uuid4_strings
 from atrium.sql import Draft, Statement, insert_draft, json_rows, run_statements, write_together
 
 
@@ -59,7 +60,7 @@ class Awarded:
     growth: int
     balance: int
     tier: str | None
-    entry_id: uuid.UUID | None
+    entry_id: str | None
     quote: EarnQuote
     events: tuple[DomainEvent, ...]  # to publish in the same transaction, in this order
 
@@ -344,6 +345,12 @@ def _plan(awards: Sequence[SaleToAward], locked: LockedAccounts, now: dt.datetim
     results: list[Awarded] = []
     today = local_day(now)
     lowest = tiers_by_rank[0] if tiers_by_rank else None
+    ids = iter(uuid4_strings(2 * len(awards)))  # an entry and a lot per award at most
+    lot_dates = _LotDates(
+        earned=now.isoformat(),
+        available=(now + dt.timedelta(days=settings_row.pending_days)).isoformat(),
+        expires=add_months(now, settings_row.points_validity_months).isoformat(),
+    )
     for award in awards:
         member = str(award.member_id)
         account = accounts[member]
@@ -364,7 +371,9 @@ def _plan(awards: Sequence[SaleToAward], locked: LockedAccounts, now: dt.datetim
         )
         entry_id = None
         if quote.points > 0:
-            entry_id = _earn(rows, published, member, account, award, quote.points, now)
+            entry_id = _earn(
+                rows, published, member, account, award, quote.points, ids=ids, dates=lot_dates
+            )
             account.earned[today] = account.earned.get(today, 0) + quote.points
         if quote.growth > 0:
             rows.growth.append(
@@ -398,6 +407,16 @@ def _plan(awards: Sequence[SaleToAward], locked: LockedAccounts, now: dt.datetim
     return _Planned(results, rows, accounts)
 
 
+@dataclass(frozen=True)
+class _LotDates:
+    """When a write's lots are earned, become available and expire (the same for all of them),
+    encoded once."""
+
+    earned: str
+    available: str
+    expires: str
+
+
 def _earn(
     rows: _Rows,
     published: list[DomainEvent],
@@ -405,13 +424,14 @@ def _earn(
     account: _Account,
     award: SaleToAward,
     points: int,
-    now: dt.datetime,
-) -> uuid.UUID:
+    *,
+    ids: Iterator[str],
+    dates: _LotDates,
+) -> str:
     """What `ledger.earn_points` writes for a sale: entry, postings, lot and its movement."""
     check_points(points)
-    settings_row = program_settings()
     issuer = award.facts.merchant_id
-    entry_id, lot_id = uuid.uuid4(), uuid.uuid4()
+    entry_id, lot_id = next(ids), next(ids)
     request_hash = entry_hash(
         op="earn", member=uuid.UUID(member), points=points, source=LotSource.SALE, type="sale",
         id=award.sale_id, issuer=issuer,
@@ -422,16 +442,15 @@ def _earn(
     )  # fmt: skip
     rows.postings.append((entry_id, LedgerAccount.MEMBER, member, points))
     rows.postings.append((entry_id, LedgerAccount.ISSUED, None, -points))
-    available = now + dt.timedelta(days=settings_row.pending_days)
-    expires = add_months(now, settings_row.points_validity_months)
     rows.lots.append(
-        (lot_id, member, entry_id, LotSource.SALE, issuer, points, now, available, expires)
-    )
+        (lot_id, member, entry_id, LotSource.SALE, issuer, points, dates.earned,
+         dates.available, dates.expires)
+    )  # fmt: skip
     account.balance += points
     published.append(
         events.PointsChanged(
             member_id=member,
-            entry_id=str(entry_id),
+            entry_id=entry_id,
             kind=EntryKind.EARN,
             points=points,
             balance=account.balance,

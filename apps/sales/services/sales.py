@@ -697,7 +697,7 @@ def _write_speculatively(
             if p.buyer is not None and str(p.buyer.pk) in settled.changed
         },
     )
-    stale: list[uuid.UUID] = []
+    stale: list[str] = []
     position = 0
     for p, sale_events in published:
         if p.buyer is not None and str(p.buyer.pk) in settled.changed:
@@ -871,18 +871,19 @@ def _sale_fragments(new: list[_Planned], now: dt.datetime) -> tuple[Draft, list[
     for p in new:
         row = p.row
         assert row is not None  # noqa: S101 - set by the caller
+        sale_id = str(row.pk)  # once, not once per row
         sales.append(
-            (row.pk, row.merchant_id, row.member_id, row.external_id, row.channel,
+            (sale_id, row.merchant_id, row.member_id, row.external_id, row.channel,
              row.occurred_at, row.total, row.eligible_amount, row.points_earned,
              row.growth_earned, row.points_balance, row.tier_code, 0, 0, 0, recorded,
              row.member_ref_kind, row.request_hash, row.actor, at)
         )  # fmt: skip
         payments.extend(
-            (row.pk, position, pay.method, pay.amount, pay.trade_no)
+            (sale_id, position, pay.method, pay.amount, pay.trade_no)
             for position, pay in enumerate(p.sale.payments)
         )
         items.extend(
-            (row.pk, position, item.sku, item.name, item.category, item.quantity, item.amount)
+            (sale_id, position, item.sku, item.name, item.category, item.quantity, item.amount)
             for position, item in enumerate(p.sale.items)
         )
     rows = [insert_rows(SalePayment._meta.db_table, _PAYMENT_COLUMNS, payments)]

@@ -24,6 +24,7 @@ from apps.settlement.choices import LineKind
 from apps.settlement.locks import lines_lock, lines_lock_statement
 from apps.settlement.models import SettlementCursor, SplitLine
 from apps.settlement.splitting import Portion, plan_split, snapshot
+from atrium.ids import uuid4_strings
 from atrium.money import allocate, to_cny
 from atrium.sql import Statement, insert_rows
 
@@ -67,9 +68,12 @@ def cursor_statements(merchant_ids: Sequence[uuid.UUID]) -> list[Statement]:
 
 
 def _settle_day(
-    closed: Mapping[uuid.UUID, dt.date], merchant_id: uuid.UUID, moment: dt.datetime
+    closed: Mapping[uuid.UUID, dt.date],
+    merchant_id: uuid.UUID,
+    moment: dt.datetime,
+    zone: dt.tzinfo,
 ) -> dt.date:
-    day = timezone.localdate(moment)
+    day = timezone.localdate(moment, zone)
     through = closed.get(merchant_id)
     return through + dt.timedelta(days=1) if through is not None and day <= through else day
 
@@ -82,7 +86,8 @@ def settle_days(*, moments: Sequence[tuple[uuid.UUID, dt.datetime]]) -> list[dt.
             "merchant_id", "closed_through"
         )
     )
-    return [_settle_day(closed, merchant_id, moment) for merchant_id, moment in moments]
+    zone = timezone.get_current_timezone()
+    return [_settle_day(closed, merchant_id, moment, zone) for merchant_id, moment in moments]
 
 
 def _portions(sale: Sale, given: Sequence[PaymentLike] | None) -> list[Portion]:
@@ -107,15 +112,17 @@ class PlannedSplit:
     to date them: plan before taking locks, write with `fragment` under them."""
 
     rows: tuple[tuple[Any, ...], ...]  # id, sale, merchant, party, kind, amount, at, rule, why
+    # (the line's and the sale's ids as strings)
 
     def dated(self, closed_through: Mapping[uuid.UUID, dt.date]) -> list[tuple[Any, ...]]:
         """The rows with their settlement day, in `_LINE_COLUMNS` order but `created_at`."""
         days: dict[tuple[uuid.UUID, dt.datetime], dt.date] = {}
         dated = []
+        zone = timezone.get_current_timezone()  # once: it is read from a context-local
         for line_id, sale_id, merchant_id, party, kind, amount, at, rule_id, why in self.rows:
             day = days.get((merchant_id, at))
             if day is None:
-                day = days[(merchant_id, at)] = _settle_day(closed_through, merchant_id, at)
+                day = days[(merchant_id, at)] = _settle_day(closed_through, merchant_id, at, zone)
             dated.append(
                 (line_id, sale_id, merchant_id, party, kind, amount, day, at, rule_id, why)
             )
@@ -130,9 +137,11 @@ class PlannedSplit:
 def plan_sales_split(*, sales: Sequence[SaleToSplit]) -> PlannedSplit:
     """The split lines of sales (saved or about to be), not yet dated: needs no lock."""
     snap = snapshot()
-    rows: list[tuple[Any, ...]] = []
+    zone = timezone.get_current_timezone()  # once: it is read from a context-local
+    lines: list[tuple[Any, ...]] = []
     for given in sales:
         sale = given.sale
+        sale_id = str(sale.pk)  # once per sale, not once per line when encoded
         planned_lines = plan_split(
             snap=snap,
             merchant_id=sale.merchant_id,
@@ -141,14 +150,15 @@ def plan_sales_split(*, sales: Sequence[SaleToSplit]) -> PlannedSplit:
             payments=_portions(sale, given.payments),
             items=_items(sale, given.items),
             campaign=given.campaign,
-            day=timezone.localdate(sale.occurred_at),
+            day=timezone.localdate(sale.occurred_at, zone),
         )
-        rows.extend(
-            (uuid.uuid4(), sale.pk, sale.merchant_id, planned.party, planned.kind,
-             planned.amount, sale.occurred_at, planned.rule_id, planned.why)
+        lines.extend(
+            (sale_id, sale.merchant_id, planned.party, planned.kind, planned.amount,
+             sale.occurred_at, planned.rule_id, planned.why)
             for planned in planned_lines
         )  # fmt: skip
-    return PlannedSplit(tuple(rows))
+    ids = uuid4_strings(len(lines))
+    return PlannedSplit(tuple((line_id, *line) for line_id, line in zip(ids, lines, strict=True)))
 
 
 def _lines_fragment(rows: Sequence[tuple[Any, ...]], now: dt.datetime) -> Statement | None:
