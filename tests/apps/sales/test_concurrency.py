@@ -216,51 +216,31 @@ def test_a_batch_plans_again_the_members_whose_account_changed_while_it_waited(
                     total="10.00", payments=[PaymentLine("cash", "10.00")], member=member,
                 )  # fmt: skip
         connection.set_schema_to_public()
-        holding, release = threading.Event(), threading.Event()
-        outcome: dict[str, object] = {}
+        requests = [
+            SaleRequest(
+                external_id=f"W-{k}",
+                occurred_at=None,
+                total=total,
+                payments=[PaymentLine("cash", total)],
+                member=member,
+            )
+            for k, (member, total) in enumerate([(a, "20.00"), (b, "20.00"), (a, "5.00")])
+        ]
+        results = _while_a_batch_waits(
+            committed_tenant,
+            holding=a,
+            meanwhile=lambda: record_sale(
+                merchant=merchant,
+                external_id="W-meanwhile",
+                occurred_at=None,
+                total="30.00",
+                payments=[PaymentLine("cash", "30.00")],
+                member=a,
+            ),
+            batch=lambda: record_sales(merchant=merchant, requests=requests),
+        )
 
-        def hold():
-            try:
-                with tenant_context(committed_tenant), transaction.atomic():
-                    lock_award_accounts(member_ids=[str(a.pk)])
-                    holding.set()
-                    assert release.wait(30)
-                    record_sale(
-                        merchant=merchant, external_id="W-meanwhile", occurred_at=None,
-                        total="30.00", payments=[PaymentLine("cash", "30.00")], member=a,
-                    )  # fmt: skip
-            finally:
-                connection.close()
-
-        def write():
-            try:
-                assert holding.wait(30)
-                requests = [
-                    SaleRequest(
-                        external_id=f"W-{k}",
-                        occurred_at=None,
-                        total=total,
-                        payments=[PaymentLine("cash", total)],
-                        member=member,
-                    )
-                    for k, (member, total) in enumerate([(a, "20.00"), (b, "20.00"), (a, "5.00")])
-                ]
-                with tenant_context(committed_tenant):
-                    outcome["results"] = record_sales(merchant=merchant, requests=requests)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=hold), threading.Thread(target=write)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while not _waits_on_a_lock() and time.monotonic() < deadline:
-            time.sleep(0.02)  # until the batch waits for A's account
-        release.set()
-        for thread in threads:
-            thread.join()
-
-        balances = [result.sale.points_balance for result in outcome["results"]]
+        balances = [result.sale.points_balance for result in results]
         assert balances == [60, 30, 65]  # A: 10 + 30 meanwhile + 20, + 5; B: 10 + 20
         with tenant_context(committed_tenant):
             assert [PointsAccount.objects.get(member=m).balance for m in (a, b)] == [65, 30]
@@ -279,15 +259,6 @@ def test_a_batch_plans_again_the_members_whose_account_changed_while_it_waited(
         connection.set_schema_to_public()
 
 
-def _waits_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
-
-
 def test_a_batch_recreates_an_account_that_went_away_while_it_waited(
     committed_tenant, django_db_blocker, monkeypatch
 ):
@@ -300,45 +271,67 @@ def test_a_batch_recreates_an_account_that_went_away_while_it_waited(
             member = join_member(channel="app", phone="13700150000", phone_verified=True).member
             PointsAccount.objects.create(member=member, balance=0, growth=0)
         connection.set_schema_to_public()
-        holding, release = threading.Event(), threading.Event()
-        outcome = {}
+        request = SaleRequest(
+            external_id="V-1", occurred_at=None, total="25.00",
+            payments=[PaymentLine("cash", "25.00")], member=member,
+        )  # fmt: skip
+        results = _while_a_batch_waits(
+            committed_tenant,
+            holding=member,
+            meanwhile=lambda: PointsAccount.objects.filter(member=member).delete(),
+            batch=lambda: record_sales(merchant=merchant, requests=[request]),
+        )
 
-        def hold():
-            try:
-                with tenant_context(committed_tenant), transaction.atomic():
-                    lock_award_accounts(member_ids=[str(member.pk)])
-                    holding.set()
-                    assert release.wait(30)
-                    PointsAccount.objects.filter(member=member).delete()
-            finally:
-                connection.close()
-
-        def write():
-            try:
-                assert holding.wait(30)
-                request = SaleRequest(
-                    external_id="V-1", occurred_at=None, total="25.00",
-                    payments=[PaymentLine("cash", "25.00")], member=member,
-                )  # fmt: skip
-                with tenant_context(committed_tenant):
-                    outcome["results"] = record_sales(merchant=merchant, requests=[request])
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=hold), threading.Thread(target=write)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while not _waits_on_a_lock() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        release.set()
-        for thread in threads:
-            thread.join()
-
-        (result,) = outcome["results"]
+        (result,) = results
         assert (result.sale.points_earned, result.sale.points_balance) == (25, 25)
         with tenant_context(committed_tenant):
             account = PointsAccount.objects.get(member=member)
             assert (account.balance, account.growth) == (25, 25)
             assert posted_balance(member=member) == open_lots_balance(member=member) == 25
         connection.set_schema_to_public()
+
+
+def _while_a_batch_waits(tenant, *, holding, meanwhile, batch):
+    """Hold `holding`'s account in one transaction; run `batch` in another thread until it waits
+    on a row lock (after planning from an unlocked read), then run `meanwhile` in the holding
+    transaction and commit. `batch`'s result, once it is done."""
+    held, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def hold():
+        try:
+            with tenant_context(tenant), transaction.atomic():
+                lock_award_accounts(member_ids=[str(holding.pk)])
+                held.set()
+                assert release.wait(30)
+                meanwhile()
+        finally:
+            connection.close()
+
+    def write():
+        try:
+            assert held.wait(30)
+            with tenant_context(tenant):
+                outcome["result"] = batch()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hold), threading.Thread(target=write)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while not _waits_on_a_lock() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    release.set()
+    for thread in threads:
+        thread.join()
+    return outcome["result"]
+
+
+def _waits_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
