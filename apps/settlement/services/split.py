@@ -111,8 +111,8 @@ class PlannedSplit:
     """Sales' split lines worked out, waiting for their merchants' cursors (`cursor_statements`)
     to date them: plan before taking locks, write with `fragment` under them."""
 
-    rows: tuple[tuple[Any, ...], ...]  # id, sale, merchant, party, kind, amount, at, rule, why
-    # (the line's and the sale's ids as strings)
+    # id, sale, merchant, party, kind, amount, at, rule, why (the line's and sale's ids as text)
+    rows: tuple[tuple[Any, ...], ...]
 
     def dated(self, closed_through: Mapping[uuid.UUID, dt.date]) -> list[tuple[Any, ...]]:
         """The rows with their settlement day, in `_LINE_COLUMNS` order but `created_at`."""
