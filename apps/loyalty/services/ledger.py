@@ -52,10 +52,12 @@ def add_months(moment: dt.datetime, months: int) -> dt.datetime:
     raise ValueError("unreachable")  # pragma: no cover - day 28 exists in every month
 
 
+# `json.dumps` with these options builds a new encoder on every call: build it once.
+_canonical = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False).encode
+
+
 def _hash(**fields: Any) -> str:
-    return hashlib.sha256(
-        json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False).encode()
-    ).hexdigest()
+    return hashlib.sha256(_canonical(fields).encode()).hexdigest()
 
 
 def entry_hash(**fields: Any) -> str:

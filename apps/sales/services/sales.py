@@ -91,6 +91,8 @@ _PLAIN_MONEY_RE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?\Z")
 # From this many member sales in one write, the awards are planned before the accounts' locks
 # (ADR 0019); below it, the extra round trip costs more than the shorter locks save.
 SPECULATE_FROM = 16
+# `json.dumps(…, sort_keys=True, ensure_ascii=False)`, without building an encoder per call.
+_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
 _METHODS = frozenset(PaymentMethod.values)  # `.values` builds a new list on every read
 _CHANNELS = frozenset(Channel.values)
 
@@ -367,7 +369,7 @@ def _request_hash(
         "channel": channel,
         "member": list(member_key),
     }
-    return keyed_hash(json.dumps(canonical, sort_keys=True, ensure_ascii=False))
+    return keyed_hash(_canonical(canonical))
 
 
 def _buyer(

@@ -1,6 +1,7 @@
 """The points ledger: lots, oldest-expiry-first redemption, pending points, expiry, reversal."""
 
 import datetime as dt
+import hashlib
 import uuid
 
 import pytest
@@ -250,3 +251,19 @@ def test_forfeiting_nothing_records_an_empty_entry(member):
         0,
         0,
     )
+
+
+def test_an_entry_hash_is_the_sha256_of_its_canonical_json():
+    # The hash is stored with every entry and compared on each retry: its form never changes.
+    fields = {
+        "op": "earn",
+        "member": uuid.UUID(int=7),
+        "points": 12,
+        "id": "销售-1",
+        "issuer": None,
+    }
+    canonical = (
+        '{"id": "销售-1", "issuer": null, "member": "00000000-0000-0000-0000-000000000007", '
+        '"op": "earn", "points": 12}'
+    )
+    assert ledger.entry_hash(**fields) == hashlib.sha256(canonical.encode()).hexdigest()
