@@ -622,7 +622,7 @@ def bench(args: argparse.Namespace, results: Results) -> None:
                 **common,
             ),
         ]
-        levels = [c for c in levels if _level_key(c) in args.only.split(",")]
+        levels = [c for c in levels if _level_key(c) in args.only]
         recorded = 0
         for config in levels:
             # The baseline runs right before each HTTP level at the same client count (the batch
@@ -669,6 +669,17 @@ def bench(args: argparse.Namespace, results: Results) -> None:
             recreate_database(admin_url, args.database, create=False)
             recreate_database(admin_url, args.pgbench_database, create=False)
             _flush_broker(broker)
+
+
+LEVELS = ("single8", "single32", "batch")
+
+
+def _levels(text: str) -> list[str]:
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(LEVELS))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"levels are some of {','.join(LEVELS)}, not {text!r}")
+    return chosen
 
 
 def _level_key(config: LoadConfig) -> str:
@@ -766,6 +777,7 @@ def main() -> None:
     parser.add_argument("--pgbench-database", default="atrium_bench_pgbench")
     parser.add_argument(
         "--only",
+        type=_levels,
         default="single8,single32,batch",
         help="the levels to run, of single8,single32,batch (the pgbench baseline runs for each)",
     )

@@ -69,19 +69,20 @@ def json_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Statement:
     """`INSERT INTO table (columns)` of rows given as tuples in column order, as one statement
     with one parameter (typed by the table's own row type)."""
-    return insert_draft(table, columns, rows, key="").statement()
+    return insert_draft(table, columns, rows, key=None).statement()
 
 
 def insert_draft(
-    table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, key: str
+    table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, key: str | None
 ) -> Draft:
-    """`insert_rows` as a `Draft` whose rows can be left out by their `key` column."""
+    """`insert_rows` as a `Draft` whose rows can be left out by their `key` column (None: by
+    none)."""
     names = ", ".join(columns)
     return Draft(
         f"INSERT INTO {table} ({names}) SELECT {names} "  # noqa: S608 - names only
         f"FROM json_populate_recordset(NULL::{table}, %(rows)s::json) AS r{{skip}}",
         json_rows(columns, rows),
-        key=f"r.{key}",
+        key=f"r.{key}" if key is not None else None,
         joiner="WHERE",
     )
 
@@ -95,17 +96,19 @@ class Draft:
 
     `sql` holds `%(rows)s` (the encoded rows) and a `{skip}` marker where the condition goes,
     after `joiner` (`WHERE`, or `AND` after a WHERE of its own); `key` is the SQL expression of
-    a row's key (a uuid)."""
+    a row's key (a uuid; None for a draft whose rows cannot be left out)."""
 
     sql: str
     rows: str
-    key: str
+    key: str | None
     joiner: str
 
     def statement(self, skip: Iterable[Any] = ()) -> Statement:
         left_out = sorted({str(value) for value in skip})
         if not left_out:
             return Statement(self.sql.replace("{skip}", ""), {"rows": self.rows})
+        if self.key is None:
+            raise ValueError("this draft's rows have no key to be left out by")
         condition = f" {self.joiner} NOT coalesce({self.key} = ANY(%(skip)s::uuid[]), false)"
         return Statement(
             self.sql.replace("{skip}", condition), {"rows": self.rows, "skip": left_out}

@@ -275,20 +275,20 @@ def test_a_change_also_forgets_the_routes_the_previous_code_cached(mall_a):
     assert cache.get_many(old_keys) == {}
 
 
-def test_another_process_s_change_reaches_this_one_within_its_local_second(mall_a, monkeypatch):
+def test_another_process_s_change_reaches_this_one_within_its_local_second(mall_a):
     """A process keeps a route it read for LOCAL_ROUTE_SECONDS: a change made (and forgotten in
     Redis) by another process shows here once that copy expires."""
     from django.core.cache import cache
 
     from tenants import selectors
 
-    monkeypatch.setattr(selectors, "LOCAL_ROUTE_SECONDS", 0.3)
+    assert selectors.LOCAL_ROUTE_SECONDS == 1.0
     assert _resolve(host_of("mall-a"))[0].status_code == 200
-    # Another process suspends the tenant: the row changes and the Redis route goes.
+    # Another process suspends the tenant: the row changes and the Redis routes go.
     Tenant.objects.filter(pk=mall_a.pk).update(status="suspended")
-    cache.delete(f"tenant-route-v3:host:{host_of('mall-a')}")
+    cache.clear()
     response, _, queries = _resolve(host_of("mall-a"))
     assert (response.status_code, queries) == (200, 0)  # this process's copy, still current
-    time.sleep(0.35)
+    time.sleep(1.05)
     response, _, _ = _resolve(host_of("mall-a"))
     assert (response.status_code, json.loads(response.content)["code"]) == (403, "tenant.suspended")

@@ -86,10 +86,13 @@ class _Rows:
     tier_changes: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def account_lock_statements(member_ids: Sequence[str], *, lock: bool = True) -> list[Statement]:
+def account_lock_statements(
+    member_ids: Sequence[str], *, create: bool = True, lock: bool = True
+) -> list[Statement]:
     """The two statements that lock the members' accounts, creating missing ones first, both in
-    primary-key order; run them together (`atrium.sql.run_statements`), the second one's rows go
-    to `LockedAccounts`. With `lock=False` the second one only reads them (`speculate_awards`).
+    primary-key order; run them together (`atrium.sql.run_statements`), the last one's rows go
+    to `LockedAccounts`. With `lock=False` the last one only reads them (`speculate_awards`);
+    with `create=False` (an earlier read created them) it comes alone.
 
     Two statements, so that every lock is taken in key order: the missing accounts are inserted
     (waiting for a concurrent creator of the same account to finish), then all of them are
@@ -99,7 +102,7 @@ def account_lock_statements(member_ids: Sequence[str], *, lock: bool = True) -> 
     """
     table = PointsAccount._meta.db_table
     ids = sorted(set(member_ids))
-    return [
+    statements = [
         Statement(
             f"INSERT INTO {table} (member_id, balance, growth, updated_at) "  # noqa: S608 - names only
             "SELECT m, 0, 0, now() FROM unnest(%(m)s::uuid[]) AS m ORDER BY m "
@@ -115,6 +118,7 @@ def account_lock_statements(member_ids: Sequence[str], *, lock: bool = True) -> 
             {"m": ids},
         ),
     ]
+    return statements if create else statements[1:]
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,6 @@ class AwardPlan:
     read: dict[str, tuple[str, int, int, int | None, str]]
     results: list[Awarded]
     rows: _Rows
-    accounts: dict[str, _Account]
     drafts: list[tuple[str, Draft]]
 
 
@@ -267,7 +270,6 @@ def speculate_awards(
         read={row[0]: row for row in read.rows},
         results=plan.results,
         rows=plan.rows,
-        accounts=plan.accounts,
         drafts=_drafts(plan.rows, plan.accounts, now),
     )
 

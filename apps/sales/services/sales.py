@@ -690,31 +690,26 @@ def _write_speculatively(
         return [*fragments, sales.statement(), outbox.statement()]
     # The sales of the members planned again: their rows and events again, the drafted ones
     # left out (by member for the sales, by id for the events).
-    again = [p for p in member_sales if p.buyer is not None and str(p.buyer.pk) in settled.changed]
-    redone = _apply_awards(
-        again,
-        {
-            id(p): award
-            for p, award in zip(member_sales, settled.results, strict=True)
-            if p.buyer is not None and str(p.buyer.pk) in settled.changed
-        },
-    )
+    again = {
+        id(p): award
+        for p, award in zip(member_sales, settled.results, strict=True)
+        if p.buyer is not None and str(p.buyer.pk) in settled.changed
+    }
+    redone = _apply_awards([p for p in member_sales if id(p) in again], again)
     stale: list[str] = []
     position = 0
     for p, sale_events in published:
-        if p.buyer is not None and str(p.buyer.pk) in settled.changed:
+        if id(p) in again:
             stale.extend(event_ids[position : position + len(sale_events)])
         position += len(sale_events)
-    again_sales, _ = _sale_fragments(again, now)
-    again_outbox = publish_many_statement(
-        [event for _, sale_events in redone for event in sale_events]
-    )
+    again_sales, _ = _sale_fragments([p for p, _ in redone], now)
+    again_outbox, _ = publish_many_draft([event for _, events_ in redone for event in events_])
     return [
         *fragments,
         sales.statement(settled.changed),
         again_sales.statement(),
         outbox.statement(stale),
-        *([again_outbox] if again_outbox is not None else []),
+        again_outbox.statement(),
     ]
 
 
@@ -759,9 +754,7 @@ def _lock_accounts_and_cursor(
     the merchants' lines locks and read their settlement cursors: one round trip, in the
     cross-app lock order."""
     member_ids = sorted({str(p.buyer.pk) for p in new if p.buyer is not None})
-    accounts = account_lock_statements(member_ids) if member_ids else []
-    if not create:
-        accounts = accounts[1:]
+    accounts = account_lock_statements(member_ids, create=create) if member_ids else []
     merchant_ids = sorted({p.merchant.pk for p in new})
     rows = run_statements([*accounts, *cursor_statements(merchant_ids)])
     locked = LockedAccounts(tuple(rows[len(accounts) - 1])) if member_ids else LockedAccounts(())
