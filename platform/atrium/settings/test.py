@@ -3,6 +3,8 @@
 import os
 import re
 
+from django.core.exceptions import ImproperlyConfigured
+
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("BASE_DOMAIN", "atrium.test")
@@ -17,8 +19,16 @@ SMS_BACKEND = os.environ.get("TEST_SMS_BACKEND", "memory")
 PRIVATE_ROOT = BASE_DIR / ".devdata" / "test-private"  # noqa: F405
 MEDIA_ROOT = BASE_DIR / ".devdata" / "test-media"  # noqa: F405
 
-# Tests flush their Redis database between tests; keep it apart from the demo's database 0.
-CACHES["default"]["LOCATION"] = re.sub(r"/\d*$", "", REDIS_URL.rstrip("/")) + "/1"  # noqa: F405
+# Tests flush their Redis database between tests; keep it apart from the demo's database 0, and
+# under pytest-xdist give each worker its own (3, 4, ... for gw0, gw1, ...): a test starting in
+# one worker must not flush what a test of another still holds there (a used member code).
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+_cache_db = 3 + int(_xdist_worker[2:]) if _xdist_worker.startswith("gw") else 1
+if _cache_db > 13:  # 14 is the sales bench's, 15 is spare
+    raise ImproperlyConfigured("run the tests with at most 11 pytest-xdist workers")
+CACHES["default"]["LOCATION"] = (  # noqa: F405
+    re.sub(r"/\d*$", "", REDIS_URL.rstrip("/")) + f"/{_cache_db}"  # noqa: F405
+)
 
 # Celery and the channel layer use Redis database 2, with a key prefix per pytest-xdist worker:
 # each test process starts its own Celery worker (which inherits this environment), and neither
