@@ -16,8 +16,10 @@ from atrium.settings.base import *  # noqa: F403
 # Read with integrations.sms.client.memory_outbox. The browser tests' server is another process,
 # so it texts through the `file` backend into a folder the tests read (TEST_SMS_BACKEND=file).
 SMS_BACKEND = os.environ.get("TEST_SMS_BACKEND", "memory")
-PRIVATE_ROOT = BASE_DIR / ".devdata" / "test-private"  # noqa: F405
-MEDIA_ROOT = BASE_DIR / ".devdata" / "test-media"  # noqa: F405
+# One folder per pytest-xdist worker: tests assert that a refused upload leaves no file behind.
+_files = f"-{os.environ['PYTEST_XDIST_WORKER']}" if "PYTEST_XDIST_WORKER" in os.environ else ""
+PRIVATE_ROOT = BASE_DIR / ".devdata" / f"test-private{_files}"  # noqa: F405
+MEDIA_ROOT = BASE_DIR / ".devdata" / f"test-media{_files}"  # noqa: F405
 
 # Tests flush their Redis database between tests; keep it apart from the demo's database 0, and
 # under pytest-xdist give each worker its own (3, 4, ... for gw0, gw1, ...): a test starting in
