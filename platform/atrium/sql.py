@@ -22,48 +22,37 @@ queries.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import json
 import re
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import psycopg
 from django.db import connection
 
 _PARAM = re.compile(r"%\((\w+)\)([sb])")
 
 
-# The same ids (a sale's, its merchant's, its member's) recur across a write's rows, and
-# `UUID.__str__` is Python code: keep the latest texts.
-_uuid_text = functools.lru_cache(maxsize=8192)(uuid.UUID.__str__)
-
-
 def _json_value(value: object) -> object:
-    if isinstance(value, uuid.UUID):
-        return _uuid_text(value)
+    # orjson writes str, int, bool, None, UUIDs and dates itself (aware datetimes with their
+    # offset and microseconds, as `isoformat`); a column value of another type is an error.
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()  # full precision, with the offset
     raise TypeError(f"{type(value).__name__} is not a column value")
-
-
-_encode_rows = json.JSONEncoder(
-    default=_json_value, ensure_ascii=False, separators=(",", ":"), check_circular=False
-).encode
 
 
 def json_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """Rows as a JSON array of objects keyed by column name: one text parameter for
     `json_populate_recordset`, however many rows (binary arrays cost psycopg a Python-level
-    dump per column, and a statement with more than 50 parameters is parsed anew every time)."""
-    return _encode_rows([dict(zip(columns, row, strict=True)) for row in rows])
+    dump per column, and a statement with more than 50 parameters is parsed anew every time).
+    Encoded by orjson: about a quarter of the standard encoder's time (ADR 0020)."""
+    return orjson.dumps(
+        [dict(zip(columns, row, strict=True)) for row in rows], default=_json_value
+    ).decode()
 
 
 def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Statement:

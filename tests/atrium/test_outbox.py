@@ -10,11 +10,13 @@ import subprocess
 import sys
 import threading
 import uuid
+from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from atrium import outbox
 from atrium.errors import TenantRequiredError
@@ -110,6 +112,36 @@ def test_emit_refuses_misuse_and_writes_nothing(committed, topic, atomic, code):
     with pytest.raises(outbox.OutboxUsageError) as refused:
         in_tenant(mall, run)
     assert (refused.value.code, rows(mall)) == (code, [])
+
+
+def test_emit_many_stores_each_payload_as_emit_does(committed):
+    """The set-based writer encodes payloads itself (orjson): what it stores is what the
+    model's JSONField stores through `emit`, dates, decimals, UUIDs and lazy texts included,
+    and the events keep their order."""
+    mall, _ = committed
+    payload = {
+        "at": dt.datetime(2026, 12, 7, 15, 4, 5, 123456, tzinfo=dt.UTC),
+        "local": dt.datetime(2026, 12, 7, 23, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+        "day": dt.date(2026, 12, 7),
+        "amount": Decimal("12.30"),
+        "id": uuid.UUID(int=7),
+        "label": gettext_lazy("Points"),
+        "text": '奶茶 "双份" \\ 半糖\n',
+        "nested": {"list": [1, None, True, "x"], "n": 2**53},
+    }
+
+    def run():
+        with transaction.atomic():
+            outbox.emit("test.one", payload)
+        with transaction.atomic():
+            outbox.emit_many([("test.many", payload), ("test.many", {"second": 2})])
+        return list(OutboxEvent.objects.order_by("created_at").values_list("topic", "payload"))
+
+    (_, one), (_, first), (_, second) = in_tenant(mall, run)
+    assert first == one
+    assert one["at"] == "2026-12-07T15:04:05.123Z"
+    assert one["amount"] == "12.30"
+    assert second == {"second": 2}
 
 
 # --- delivery through the worker ----------------------------------------------------------------

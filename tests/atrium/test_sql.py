@@ -101,6 +101,30 @@ def test_pipelined_statements_run_in_order_each_seeing_the_ones_before(scratch):
     assert len(queries.captured_queries) == 3
 
 
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda minutes: dt.timezone(dt.timedelta(minutes=minutes))
+)
+moments = st.datetimes(
+    min_value=dt.datetime(1970, 1, 2),  # noqa: DTZ001 - Hypothesis takes naive bounds
+    max_value=dt.datetime(2999, 12, 30),  # noqa: DTZ001
+    timezones=offsets,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ats=st.lists(moments, min_size=1, max_size=20), days=st.lists(st.dates(), min_size=20))
+def test_any_moment_and_day_arrives_unchanged(scratch, ats, days):
+    """The encoder writes aware datetimes with their offset and microseconds, and dates, so
+    PostgreSQL reads back the same instant and day."""
+    rows = [(uuid.uuid4(), None, at, days[i], None, i) for i, at in enumerate(ats)]
+    with transaction.atomic():
+        write_together([insert_rows(scratch, COLUMNS, rows)])
+        assert [(r[2], r[3]) for r in _read(scratch)] == [(r[2], r[3]) for r in rows]
+        transaction.set_rollback(True)
+
+
 def test_json_rows_keys_each_row_by_column():
     assert json_rows(("id", "amount"), [(uuid.UUID(int=1), Decimal("0.10"))]) == (
         '[{"id":"00000000-0000-0000-0000-000000000001","amount":"0.10"}]'
