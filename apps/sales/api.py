@@ -242,7 +242,8 @@ def create_sale(request: HttpRequest, payload: SaleIn) -> Status[SaleResultOut]:
 @integration_router.post("/sales/batch", response={200: BatchOut, ERROR_CODES: ErrorOut})
 def create_sales_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
     """Record up to 500 sales, each on its own: per-sale results and errors, in order (the valid
-    ones in one transaction, set-based)."""
+    ones set-based, in one transaction; the sales of members whose accounts a concurrent write
+    holds in a second one, once the first has committed)."""
     principal = _machine(request)
     actor = f"api_key:{principal.api_key.pk}"
     results = _batch_items(list(payload.sales), principal.merchant, actor)

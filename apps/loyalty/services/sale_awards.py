@@ -87,12 +87,13 @@ class _Rows:
 
 
 def account_lock_statements(
-    member_ids: Sequence[str], *, create: bool = True, lock: bool = True
+    member_ids: Sequence[str], *, create: bool = True, lock: bool = True, skip_locked: bool = False
 ) -> list[Statement]:
     """The two statements that lock the members' accounts, creating missing ones first, both in
     primary-key order; run them together (`atrium.sql.run_statements`), the last one's rows go
     to `LockedAccounts`. With `lock=False` the last one only reads them (`speculate_awards`);
-    with `create=False` (an earlier read created them) it comes alone.
+    with `create=False` (an earlier read created them) it comes alone; with `skip_locked` it
+    locks the accounts no other transaction holds and leaves the others out of its rows.
 
     Two statements, so that every lock is taken in key order: the missing accounts are inserted
     (waiting for a concurrent creator of the same account to finish), then all of them are
@@ -114,7 +115,8 @@ def account_lock_statements(
         Statement(
             f"SELECT member_id::text, balance, growth, tier_id, xmin::text FROM {table} "  # noqa: S608
             "WHERE member_id = ANY(%(m)s::uuid[]) ORDER BY member_id"
-            + (" FOR UPDATE" if lock else ""),
+            + (" FOR UPDATE" if lock else "")
+            + (" SKIP LOCKED" if lock and skip_locked else ""),
             {"m": ids},
         ),
     ]
@@ -275,16 +277,22 @@ def speculate_awards(
 
 
 def settle_awards(
-    plan: AwardPlan, awards: Sequence[SaleToAward], *, locked: LockedAccounts, now: dt.datetime
+    plan: AwardPlan,
+    awards: Sequence[SaleToAward],
+    *,
+    locked: LockedAccounts,
+    now: dt.datetime,
+    deferred: frozenset[str] = frozenset(),
 ) -> Settled:
     """`plan_awards` once the accounts are locked, from a `speculate_awards` plan of the same
     awards: the members whose account row is still the version it was planned from keep their
     awards and rows; the others (another transaction wrote their account meanwhile) are planned
     again from the locked rows, and their drafted rows left out. A member's award depends on
     their own account and sums only, and every write to those sums writes the account row too
-    (a new row version)."""
+    (a new row version). The `deferred` members' rows are left out and not planned again: their
+    sales are written by another transaction (their results here are not theirs)."""
     changed = {row[0] for row in locked.rows if plan.read.get(row[0]) != row}
-    if not changed:
+    if not changed and not deferred:
         return Settled(plan.results, [draft.statement() for _, draft in plan.drafts], changed)
     again = [index for index, award in enumerate(awards) if str(award.member_id) in changed]
     redone = _plan(
@@ -295,9 +303,10 @@ def settle_awards(
     results = list(plan.results)
     for index, result in zip(again, redone.results, strict=True):
         results[index] = result
+    left_out = changed | deferred
     skip = {
-        "member": changed,
-        "entry": {entry[0] for entry in plan.rows.entries if entry[2] in changed},
+        "member": left_out,
+        "entry": {entry[0] for entry in plan.rows.entries if entry[2] in left_out},
     }
     fragments = [draft.statement(skip[kind]) for kind, draft in plan.drafts]
     return Settled(results, [*fragments, *_fragments(redone.rows, redone.accounts, now)], changed)

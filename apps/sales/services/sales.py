@@ -466,6 +466,7 @@ class _Planned:
     member_key: tuple[str, str]
     buyer: Member | None = None
     row: Sale | None = None
+    resolved: bool = False  # `buyer` is final: resolved by a transaction that deferred the sale
 
 
 def _prepare(
@@ -503,7 +504,9 @@ def record_sales(
     *, merchant: Merchant, requests: Sequence[SaleRequest], now: dt.datetime | None = None
 ) -> list[SaleResult | DomainError]:
     """Record many sales of one merchant in one transaction, each on its own: the result of each
-    (as `record_sale` would give it) or the DomainError that refused it, in order.
+    (as `record_sale` would give it) or the DomainError that refused it, in order. Outside a
+    caller's transaction, a large write leaves the sales of members whose accounts another
+    transaction holds to a second transaction, once the first has committed (ADR 0020).
 
     The one writer of sales (`record_sale` is a batch of one). Set-based: every sale key locked
     in one statement, the recorded ones read in one, the members' awards by
@@ -530,13 +533,22 @@ def record_merchants_sales(
             continue
         planned.append(_Planned(index, merchant, sale, request, request_hash, member_key))
     if planned:
+        # Inside a caller's transaction every lock is held to its end: waiting there for the
+        # accounts another write holds, after holding others, could deadlock.
+        defer = not transaction.get_connection().in_atomic_block
+        later: list[_Planned] = []
         try:
             with transaction.atomic():
-                _write_sales(planned, results, now)
+                later = _write_sales(planned, results, now, defer=defer)
                 if len(sales) == 1 and isinstance(results[0], DomainError):
                     raise _Refused  # a single call refused: nothing it wrote on the way stays
         except _Refused:
             pass
+        if later:
+            # The sales of members whose accounts another write held: written now that this
+            # one has committed, waiting for those accounts (ADR 0020).
+            with transaction.atomic():
+                _write_sales(later, results, now, defer=False)
     assert all(result is not None for result in results)  # noqa: S101 - every sale answered
     return cast(list[SaleResult | DomainError], results)
 
@@ -545,10 +557,16 @@ def _write_sales(
     planned: list[_Planned],
     results: list[SaleResult | DomainError | None],
     now: dt.datetime,
-) -> None:
+    *,
+    defer: bool,
+) -> list[_Planned]:
     """Three round trips and the commit whatever the batch size (ADR 0016): the sale keys'
     locks with the replay check and the members by number; the member accounts' locks with the
-    merchants' settlement cursors; then every row in one statement."""
+    merchants' settlement cursors; then every row in one statement.
+
+    With `defer`, a large write does not wait for the accounts another transaction holds: the
+    sales of those members are left unanswered and returned, for a transaction of their own
+    once this one has committed (ADR 0020)."""
     keys = [(p.merchant.pk, p.sale.external_id) for p in planned]
     numbers = [
         p.member_key[1]
@@ -574,6 +592,7 @@ def _write_sales(
     done_sales = selectors.sales_by_id(sale_ids=replays) if replays else {}
     new: list[_Planned] = []
     in_batch: dict[tuple[uuid.UUID, str], _Planned] = {}
+    repeated = False  # a sale answered by an earlier one of this write (it must not be deferred)
     for p in planned:
         external_id = p.sale.external_id
         key = (p.merchant.pk, external_id)
@@ -585,6 +604,7 @@ def _write_sales(
                 )
                 continue
             if first is not None:
+                repeated = True
                 if first.row is None:  # the first one failed: this one is refused the same way
                     results[p.index] = results[first.index]
                 else:
@@ -593,7 +613,8 @@ def _write_sales(
                     )
                 continue
             in_batch[key] = p
-            p.buyer = _resolve_buyer(p.request, batch=len(planned) > 1, by_number=by_number)
+            if not p.resolved:
+                p.buyer = _resolve_buyer(p.request, batch=len(planned) > 1, by_number=by_number)
         except DomainError as exc:
             results[p.index] = exc
             continue
@@ -605,14 +626,14 @@ def _write_sales(
         )  # fmt: skip
         new.append(p)
     if not new:
-        return
+        return []
     locked_already = any(p.sale.points_paid != 0 for p in new)
     if locked_already:
         # A points payment redeems first: clearing locks the batch's accounts and writes its
         # lines (under their merchants' lines locks) before this merchant's lines lock.
         new = _clear_points_payments(new, results)
         if not new:
-            return
+            return []
     # What needs no account is worked out before the accounts are locked: the locks are held
     # until the commit, and concurrent sales of the same members wait for them.
     split = _plan_split(new)
@@ -627,8 +648,11 @@ def _write_sales(
         for p in member_sales
         if p.buyer is not None and p.row is not None
     ]
+    later: list[_Planned] = []
     if len(to_award) >= SPECULATE_FROM and not locked_already:
-        fragments = _write_speculatively(new, member_sales, to_award, split, now)
+        fragments, later = _write_speculatively(
+            new, member_sales, to_award, split, now, defer=defer and not repeated
+        )
     else:
         locked, closed_through = _lock_accounts_and_cursor(new)
         awards, award_rows = plan_awards(to_award, locked=locked, now=now)
@@ -646,11 +670,16 @@ def _write_sales(
     # events: one statement (foreign keys are checked at commit).
     write_together(fragments)
     alias = transaction.get_connection().alias
+    waiting = {id(p) for p in later}
     for p in new:
         assert p.row is not None  # noqa: S101 - set above
+        if id(p) in waiting:
+            p.resolved = True
+            continue
         p.row._state.adding = False
         p.row._state.db = alias
         results[p.index] = SaleResult(sale=p.row, created=True)
+    return later
 
 
 def _write_speculatively(
@@ -659,11 +688,15 @@ def _write_speculatively(
     to_award: list[SaleToAward],
     split: PlannedSplit,
     now: dt.datetime,
-) -> list[Statement]:
+    *,
+    defer: bool,
+) -> tuple[list[Statement], list[_Planned]]:
     """The fragments of a large write, worked out and encoded from an unlocked read of the
     accounts and cursors before their locks; once locked, what another transaction changed
     meanwhile (some members' accounts, rarely a cursor) is worked out again and its drafted rows
-    left out (docs/adr/0019-awards-planned-before-the-locks.md)."""
+    left out (docs/adr/0019-awards-planned-before-the-locks.md). With `defer`, the accounts that
+    another transaction holds are not waited for: their members' sales are left out too and
+    returned, to be written after this transaction (ADR 0020)."""
     member_ids = sorted({str(award.member_id) for award in to_award})
     merchant_ids = sorted({p.merchant.pk for p in new})
     read = run_statements(
@@ -678,18 +711,32 @@ def _write_speculatively(
     sales, payments = _sale_fragments(new, now)
     guessed_lines = split.fragment(guessed_through)
 
-    locked, closed_through = _lock_accounts_and_cursor(new, create=False)
-    if len(locked.rows) < len(member_ids):
+    locked, closed_through = _lock_accounts_and_cursor(new, create=False, skip_locked=defer)
+    held = {row[0] for row in locked.rows}
+    deferred = frozenset(member for member in member_ids if member not in held)
+    if deferred and not defer:
         # An account read before the lock is gone (nothing deletes one today): create it again
         # as the lock-first path would; a new row is a changed row, planned again.
         locked = LockedAccounts(tuple(run_statements(account_lock_statements(member_ids))[1]))
-    settled = settle_awards(plan, to_award, locked=locked, now=now)
-    lines = guessed_lines if closed_through == guessed_through else split.fragment(closed_through)
+        deferred = frozenset()
+    # With `defer`, an account missing here is held by another transaction (or gone): its
+    # member's sales wait for a transaction of their own, which locks (or creates) it.
+    later = [p for p in new if p.buyer is not None and str(p.buyer.pk) in deferred]
+    settled = settle_awards(plan, to_award, locked=locked, now=now, deferred=deferred)
+    if later:
+        kept = [p for p in new if p.buyer is None or str(p.buyer.pk) not in deferred]
+        _, payments = _sale_fragments(kept, now)
+        lines = split.without({str(p.row.pk) for p in later if p.row}).fragment(closed_through)
+    elif closed_through == guessed_through:
+        lines = guessed_lines
+    else:
+        lines = split.fragment(closed_through)
     fragments = [*settled.fragments, *payments, *([lines] if lines is not None else [])]
-    if not settled.changed:
-        return [*fragments, sales.statement(), outbox.statement()]
-    # The sales of the members planned again: their rows and events again, the drafted ones
-    # left out (by member for the sales, by id for the events).
+    left_out = settled.changed | deferred
+    if not left_out:
+        return [*fragments, sales.statement(), outbox.statement()], later
+    # The sales of the members planned again: their rows and events again; the drafted ones of
+    # those and of the deferred members left out (by member for the sales, by id for the events).
     again = {
         id(p): award
         for p, award in zip(member_sales, settled.results, strict=True)
@@ -699,18 +746,15 @@ def _write_speculatively(
     stale: list[str] = []
     position = 0
     for p, sale_events in published:
-        if id(p) in again:
+        if p.buyer is not None and str(p.buyer.pk) in left_out:
             stale.extend(event_ids[position : position + len(sale_events)])
         position += len(sale_events)
-    again_sales, _ = _sale_fragments([p for p, _ in redone], now)
-    again_outbox, _ = publish_many_draft([event for _, events_ in redone for event in events_])
-    return [
-        *fragments,
-        sales.statement(settled.changed),
-        again_sales.statement(),
-        outbox.statement(stale),
-        again_outbox.statement(),
-    ]
+    fragments += [sales.statement(left_out), outbox.statement(stale)]
+    if redone:
+        again_sales, _ = _sale_fragments([p for p, _ in redone], now)
+        again_outbox, _ = publish_many_draft([event for _, events_ in redone for event in events_])
+        fragments += [again_sales.statement(), again_outbox.statement()]
+    return fragments, later
 
 
 def _apply_awards(
@@ -748,13 +792,17 @@ def _apply_awards(
 
 
 def _lock_accounts_and_cursor(
-    new: list[_Planned], *, create: bool = True
+    new: list[_Planned], *, create: bool = True, skip_locked: bool = False
 ) -> tuple[LockedAccounts, dict[uuid.UUID, dt.date]]:
-    """Lock the buyers' accounts (creating missing ones, unless an earlier read did), then hold
-    the merchants' lines locks and read their settlement cursors: one round trip, in the
-    cross-app lock order."""
+    """Lock the buyers' accounts (creating missing ones, unless an earlier read did; with
+    `skip_locked`, only those no other transaction holds), then hold the merchants' lines locks
+    and read their settlement cursors: one round trip, in the cross-app lock order."""
     member_ids = sorted({str(p.buyer.pk) for p in new if p.buyer is not None})
-    accounts = account_lock_statements(member_ids, create=create) if member_ids else []
+    accounts = (
+        account_lock_statements(member_ids, create=create, skip_locked=skip_locked)
+        if member_ids
+        else []
+    )
     merchant_ids = sorted({p.merchant.pk for p in new})
     rows = run_statements([*accounts, *cursor_statements(merchant_ids)])
     locked = LockedAccounts(tuple(rows[len(accounts) - 1])) if member_ids else LockedAccounts(())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -127,6 +127,10 @@ class PlannedSplit:
                 (line_id, sale_id, merchant_id, party, kind, amount, day, at, rule_id, why)
             )
         return dated
+
+    def without(self, sale_ids: Set[str]) -> PlannedSplit:
+        """The lines of the other sales (`sale_ids` as text)."""
+        return PlannedSplit(tuple(row for row in self.rows if row[1] not in sale_ids))
 
     def fragment(self, closed_through: Mapping[uuid.UUID, dt.date]) -> Statement | None:
         """The lines as one insert for `atrium.sql.write_together` (None for no line), under

@@ -335,3 +335,97 @@ def _waits_on_a_lock() -> bool:
             "AND wait_event_type = 'Lock'"
         )
         return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.parametrize(
+    ("shape", "written_while_held"),
+    [("plain", ["D-1", "D-2"]), ("inside-a-transaction", []), ("a-retry-inside", [])],
+)
+def test_a_large_batch_writes_first_the_sales_no_other_write_holds(
+    committed_tenant, django_db_blocker, monkeypatch, shape, written_while_held
+):
+    """A large batch does not wait for an account another transaction holds (ADR 0020): it
+    writes and commits the other members' sales, then writes that member's once the account is
+    free, planned from what the other transaction left. It waits as one transaction when it
+    runs inside a caller's transaction (whose locks are held to the caller's end: holding B's and
+    C's while waiting for A's could deadlock) and when a sale in it repeats an earlier one
+    (answered from that one's row)."""
+    monkeypatch.setattr("apps.sales.services.sales.SPECULATE_FROM", 2)
+    with django_db_blocker.unblock():
+        with tenant_context(committed_tenant):
+            merchant = create_merchant(name="Deferring Shop")
+            # In the accounts' lock order: A's is the first a batch of all three would take.
+            a, b, c = sorted(
+                (
+                    join_member(channel="app", phone=f"1370016{i:04d}", phone_verified=True).member
+                    for i in range(3)
+                ),
+                key=lambda member: str(member.pk),
+            )
+            for member in (a, b, c):
+                record_sale(
+                    merchant=merchant, external_id=f"D-first-{member.pk}", occurred_at=None,
+                    total="10.00", payments=[PaymentLine("cash", "10.00")], member=member,
+                )  # fmt: skip
+        connection.set_schema_to_public()
+        sales = [("D-0", a, "20.00"), ("D-1", b, "20.00"), ("D-2", c, "30.00"), ("D-3", a, "5.00")]
+        if shape == "a-retry-inside":
+            sales.append(("D-1", b, "20.00"))
+        requests = [
+            SaleRequest(
+                external_id=external_id, occurred_at=None, total=total,
+                payments=[PaymentLine("cash", total)], member=member,
+            )
+            for external_id, member, total in sales
+        ]  # fmt: skip
+        seen = []
+
+        def meanwhile():
+            # The holding transaction takes B's and C's accounts too: free if the batch committed
+            # them, or never taken because it waits at A's; a batch inside a caller's transaction
+            # that held them while waiting for A's would deadlock with it.
+            lock_award_accounts(member_ids=[str(b.pk), str(c.pk)])
+            # With A's account still held: what the batch has committed.
+            seen.extend(
+                Sale.objects.filter(external_id__in=["D-0", "D-1", "D-2", "D-3"])
+                .order_by("external_id")
+                .values_list("external_id", flat=True)
+            )
+            record_sale(
+                merchant=merchant, external_id="D-meanwhile", occurred_at=None, total="30.00",
+                payments=[PaymentLine("cash", "30.00")], member=a,
+            )  # fmt: skip
+
+        def batch():
+            if shape == "inside-a-transaction":
+                with transaction.atomic():
+                    return record_sales(merchant=merchant, requests=requests)
+            return record_sales(merchant=merchant, requests=requests)
+
+        results = _while_a_batch_waits(
+            committed_tenant, holding=a, meanwhile=meanwhile, batch=batch
+        )
+
+        assert seen == written_while_held
+        answers = [(r.sale.external_id, r.created, r.sale.points_balance) for r in results]
+        expected = [("D-0", True, 60), ("D-1", True, 30), ("D-2", True, 40), ("D-3", True, 65)]
+        if shape == "a-retry-inside":
+            expected.append(("D-1", False, 30))
+        assert answers == expected  # A: 10 + 30 meanwhile + 20, + 5; B: 10 + 20; C: 10 + 30
+        with tenant_context(committed_tenant):
+            assert [PointsAccount.objects.get(member=m).balance for m in (a, b, c)] == [65, 30, 40]
+            for member, points in ((a, 65), (b, 30), (c, 40)):
+                assert posted_balance(member=member) == open_lots_balance(member=member) == points
+                assert GrowthEntry.objects.filter(member=member).count() == (
+                    4 if member == a else 2
+                )
+            assert Sale.objects.filter(external_id__startswith="D-").count() == 8
+            recorded = OutboxEvent.objects.filter(
+                topic="sales.sale_recorded", payload__external_id__in=["D-0", "D-1", "D-2", "D-3"]
+            )
+            assert sorted(e.payload["points_earned"] for e in recorded) == [5, 20, 20, 30]
+            changed = OutboxEvent.objects.filter(
+                topic="loyalty.points_changed", payload__member_id=str(a.pk)
+            )
+            assert sorted(e.payload["balance"] for e in changed) == [10, 40, 60, 65]
+        connection.set_schema_to_public()
