@@ -4,8 +4,10 @@ django-tenants does not cover websockets, so `TenantWebsocketMiddleware` resolve
 itself and `TenantConsumer.in_tenant` runs every database call of a consumer inside that
 tenant's schema (a consumer that forgot would read whichever schema its thread last used).
 
-Close codes: 4401 unauthenticated, 4403 tenant suspended or archived (or caller not allowed),
-4404 unknown host. Sockets are accepted first and then closed, so that browsers see the code.
+Close codes: 4401 unauthenticated (also when the access token that opened the socket expires:
+the client opens a new one with a fresh token), 4403 tenant suspended or archived (or caller not
+allowed), 4404 unknown host. Sockets are accepted first and then closed, so that browsers see
+the code.
 
 Groups: `t.<schema>.console` gets every event of the tenant; `t.<schema>.merchant.<id>` and
 `t.<schema>.member.<id>` get the events whose payload names that `merchant_id` / `member_id`.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ from django_tenants.utils import schema_context, tenant_context
 from atrium.errors import AuthenticationError, PermissionDeniedError
 from atrium.logging import actor_var, tenant_var
 from atrium.outbox import EventEnvelope
+from atrium.tokens import read_access_token
 from tenants.choices import TenantStatus
 from tenants.models import Tenant
 from tenants.selectors import route_for_host
@@ -163,6 +167,8 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
     subscription: Subscription | None
     _seen: OrderedDict[str, None]
     _auth_deadline: asyncio.Task[None] | None
+    _expiry: asyncio.Task[None] | None
+    _expires_at: float
 
     def authorize(self, token: str) -> Subscription:
         """Check the token and choose the groups. Raises AuthenticationError or PermissionDeniedError."""
@@ -183,6 +189,8 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
         self.subscription = None
         self._seen = OrderedDict()
         self._auth_deadline = None
+        self._expiry = None
+        self._expires_at = 0.0
         await self.accept()
         token = _query_token(self.scope)
         if token:
@@ -191,8 +199,9 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
             self._auth_deadline = asyncio.ensure_future(self._close_if_still_anonymous())
 
     async def disconnect(self, code: int) -> None:
-        if self._auth_deadline is not None:
-            self._auth_deadline.cancel()
+        for task in (self._auth_deadline, self._expiry):
+            if task is not None:
+                task.cancel()
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
@@ -214,6 +223,10 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
 
     async def outbox_event(self, message: dict[str, Any]) -> None:
         """A group message from `push_event`: forward it once per event id."""
+        if time.time() >= self._expires_at:
+            # The token expired (its timer is due): nothing more goes out on it.
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
         event = message["event"]
         event_id = str(event["id"])
         if event_id in self._seen:
@@ -223,9 +236,12 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
             self._seen.popitem(last=False)
         await self.send_json({"type": "event", **event})
 
+    def _authorize_until(self, token: str) -> tuple[Subscription, float]:
+        return self.authorize(token), read_access_token(token).expires_at
+
     async def _authenticate(self, token: str) -> None:
         try:
-            subscription = await self.in_tenant(self.authorize, token)
+            subscription, expires_at = await self.in_tenant(self._authorize_until, token)
         except AuthenticationError:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
@@ -238,8 +254,16 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups = list(subscription.groups)  # channels leaves them on disconnect
         self.subscription = subscription
+        self._expires_at = expires_at
+        self._expiry = asyncio.ensure_future(self._close_when_expired())
         actor_var.set(subscription.actor)
         await self.send_json({"type": "ready"})
+
+    async def _close_when_expired(self) -> None:
+        """A socket lives no longer than the access token that opened it: its events are the
+        same personal data the token's HTTP calls would read."""
+        await asyncio.sleep(max(0.0, self._expires_at - time.time()))
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def _close_if_still_anonymous(self) -> None:
         await asyncio.sleep(self.auth_timeout_seconds)

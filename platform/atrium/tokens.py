@@ -7,6 +7,7 @@ session lookup (which would fail too: sessions live in the tenant's own schema).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -36,6 +37,7 @@ class AccessClaims:
     subject_kind: str
     subject_id: str
     session_id: str
+    expires_at: float  # epoch seconds: a websocket opened with the token closes then
 
 
 def _mint_access(session: AbstractAuthSession) -> str:
@@ -44,6 +46,7 @@ def _mint_access(session: AbstractAuthSession) -> str:
         "k": session.subject_kind,
         "u": session.subject_id,
         "sid": str(session.pk),
+        "x": int(time.time()) + settings.ACCESS_TOKEN_TTL_SECONDS,
     }
     return signing.dumps(payload, salt=ACCESS_SALT, compress=True)
 
@@ -101,11 +104,14 @@ def read_access_token(token: str) -> AccessClaims:
         raise AuthenticationError("access token is invalid", reason="invalid") from exc
     if payload.get("s") != current_schema():
         raise AuthenticationError("token belongs to another tenant", reason="wrong_tenant")
+    # A token minted before expiries were written in it is younger than the TTL: at most that.
+    latest = time.time() + settings.ACCESS_TOKEN_TTL_SECONDS
     return AccessClaims(
         schema=payload["s"],
         subject_kind=payload["k"],
         subject_id=str(payload["u"]),
         session_id=payload["sid"],
+        expires_at=min(float(payload.get("x", latest)), latest),
     )
 
 

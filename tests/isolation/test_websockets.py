@@ -6,9 +6,13 @@ channels-redis layer; events travel emit -> commit -> Celery worker relay -> gro
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection, transaction
+from django.test import override_settings
 
 from apps.accounts.choices import StaffRole, SubjectKind
 from apps.accounts.services import invite_staff
@@ -195,6 +199,64 @@ def test_a_consumer_checks_tokens_in_its_own_schema_whatever_its_thread_was_doin
 
     async_to_sync(scenario)()
     assert connection.schema_name == mall_b.schema_name  # and was put back
+
+
+def test_a_socket_closes_when_the_token_that_opened_it_expires(malls):
+    """A socket carries the same personal data as its token's HTTP calls: it lives no longer
+    than that token, closing with 4401 (the clients then open a new one with a fresh token)."""
+    mall, _ = malls
+    member = new_member(mall, "Expiring")
+    with override_settings(ACCESS_TOKEN_TTL_SECONDS=2):
+        token = access_token(mall, subject_kind=SubjectKind.MEMBER, subject_id=member.pk)
+        envelope = EventEnvelope(
+            id="3b8e7c1d-2f4a-4e6b-9c0d-5a1f2e3d4c5b",
+            schema=mall.schema_name,
+            topic="loyalty.points_changed",
+            payload={"member_id": str(member.pk), "points": 5},
+            created_at="2026-01-01T00:00:00+00:00",
+        )
+
+        async def scenario():
+            socket = await open_ready("/ws/member/", mall, token)
+            await run_sync(push_event, envelope)
+            heard = await socket.receive_json_from(timeout=5)
+            opened = time.monotonic()
+            closing = await socket.receive_output(timeout=5)
+            return heard, closing, time.monotonic() - opened
+
+        heard, closing, waited = async_to_sync(scenario)()
+    assert heard == {"type": "event", **envelope.as_message()}
+    assert closing == closed(4401)
+    assert 0.5 < waited < 3.0
+
+
+def test_an_event_after_the_expiry_closes_the_socket_instead_of_going_out(malls, monkeypatch):
+    """Should an event come between the token's expiry and its timer, the socket closes and
+    the event is not sent."""
+    mall, _ = malls
+    member = new_member(mall, "Late")
+
+    async def late_timer(self):
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(TenantConsumer, "_close_when_expired", late_timer)
+    with override_settings(ACCESS_TOKEN_TTL_SECONDS=1):
+        token = access_token(mall, subject_kind=SubjectKind.MEMBER, subject_id=member.pk)
+        envelope = EventEnvelope(
+            id="7d2c9b8a-1e3f-4a5b-8c6d-0e9f8a7b6c5d",
+            schema=mall.schema_name,
+            topic="loyalty.points_changed",
+            payload={"member_id": str(member.pk), "points": 5},
+            created_at="2026-01-01T00:00:00+00:00",
+        )
+
+        async def scenario():
+            socket = await open_ready("/ws/member/", mall, token)
+            await asyncio.sleep(1.5)
+            await run_sync(push_event, envelope)
+            return await socket.receive_output(timeout=5)
+
+        assert async_to_sync(scenario)() == closed(4401)
 
 
 # --- refusals -----------------------------------------------------------------------------------

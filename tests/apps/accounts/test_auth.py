@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.hashers import identify_hasher
+from django.core import signing
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
@@ -12,6 +13,7 @@ from django_tenants.utils import tenant_context
 from apps.accounts.choices import StaffRole
 from apps.accounts.models import StaffUser
 from apps.accounts.services import invite_staff
+from atrium import tokens
 from atrium.models import AuthSession
 from tests.conftest import PASSWORD, Api, host_of, login
 
@@ -95,6 +97,27 @@ def test_expired_access_token_is_refused(console):
         response = console.as_token(pair["access_token"]).get("/api/console/v1/me")
     assert (response.status_code, response.json()["code"]) == (401, "auth.unauthenticated")
     assert response.json()["extra"] == {"reason": "expired"}
+
+
+def test_an_access_token_tells_when_it_expires(mall_a, monkeypatch):
+    """What a websocket opened with the token lives by; a token minted before expiries were
+    written in it is taken to expire at most a TTL from when it is read."""
+    monkeypatch.setattr("time.time", lambda: 1_800_000_000.0)
+    with tenant_context(mall_a), override_settings(ACCESS_TOKEN_TTL_SECONDS=900):
+        owner = StaffUser.objects.get(username="owner")
+        pair = tokens.issue_tokens(
+            session_model=AuthSession, subject_kind="staff", subject_id=str(owner.pk)
+        )
+        claims = tokens.read_access_token(pair.access_token)
+        old = tokens.read_access_token(
+            signing.dumps(
+                {"s": mall_a.schema_name, "k": "staff", "u": str(owner.pk), "sid": "1"},
+                salt=tokens.ACCESS_SALT,
+                compress=True,
+            )
+        )
+    assert claims.expires_at == 1_800_000_900.0
+    assert old.expires_at == 1_800_000_900.0
 
 
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", "", "Bearer"])
