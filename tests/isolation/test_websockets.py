@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -201,29 +202,36 @@ def test_a_consumer_checks_tokens_in_its_own_schema_whatever_its_thread_was_doin
     assert connection.schema_name == mall_b.schema_name  # and was put back
 
 
+def member_with_short_token(mall, name, seconds):
+    """A new member, an access token of theirs that lives `seconds`, and an event naming them."""
+    member = new_member(mall, name)
+    with override_settings(ACCESS_TOKEN_TTL_SECONDS=seconds):
+        token = access_token(mall, subject_kind=SubjectKind.MEMBER, subject_id=member.pk)
+    envelope = EventEnvelope(
+        id=str(uuid.uuid4()),
+        schema=mall.schema_name,
+        topic="loyalty.points_changed",
+        payload={"member_id": str(member.pk), "points": 5},
+        created_at="2026-01-01T00:00:00+00:00",
+    )
+    return token, envelope
+
+
 def test_a_socket_closes_when_the_token_that_opened_it_expires(malls):
     """A socket carries the same personal data as its token's HTTP calls: it lives no longer
     than that token, closing with 4401 (the clients then open a new one with a fresh token)."""
     mall, _ = malls
-    member = new_member(mall, "Expiring")
+    token, envelope = member_with_short_token(mall, "Expiring", seconds=2)
+
+    async def scenario():
+        socket = await open_ready("/ws/member/", mall, token)
+        await run_sync(push_event, envelope)
+        heard = await socket.receive_json_from(timeout=5)
+        opened = time.monotonic()
+        closing = await socket.receive_output(timeout=5)
+        return heard, closing, time.monotonic() - opened
+
     with override_settings(ACCESS_TOKEN_TTL_SECONDS=2):
-        token = access_token(mall, subject_kind=SubjectKind.MEMBER, subject_id=member.pk)
-        envelope = EventEnvelope(
-            id="3b8e7c1d-2f4a-4e6b-9c0d-5a1f2e3d4c5b",
-            schema=mall.schema_name,
-            topic="loyalty.points_changed",
-            payload={"member_id": str(member.pk), "points": 5},
-            created_at="2026-01-01T00:00:00+00:00",
-        )
-
-        async def scenario():
-            socket = await open_ready("/ws/member/", mall, token)
-            await run_sync(push_event, envelope)
-            heard = await socket.receive_json_from(timeout=5)
-            opened = time.monotonic()
-            closing = await socket.receive_output(timeout=5)
-            return heard, closing, time.monotonic() - opened
-
         heard, closing, waited = async_to_sync(scenario)()
     assert heard == {"type": "event", **envelope.as_message()}
     assert closing == closed(4401)
@@ -234,28 +242,20 @@ def test_an_event_after_the_expiry_closes_the_socket_instead_of_going_out(malls,
     """Should an event come between the token's expiry and its timer, the socket closes and
     the event is not sent."""
     mall, _ = malls
-    member = new_member(mall, "Late")
+    token, envelope = member_with_short_token(mall, "Late", seconds=1)
 
     async def late_timer(self):
         await asyncio.sleep(60)
 
     monkeypatch.setattr(TenantConsumer, "_close_when_expired", late_timer)
+
+    async def scenario():
+        socket = await open_ready("/ws/member/", mall, token)
+        await asyncio.sleep(1.5)
+        await run_sync(push_event, envelope)
+        return await socket.receive_output(timeout=5)
+
     with override_settings(ACCESS_TOKEN_TTL_SECONDS=1):
-        token = access_token(mall, subject_kind=SubjectKind.MEMBER, subject_id=member.pk)
-        envelope = EventEnvelope(
-            id="7d2c9b8a-1e3f-4a5b-8c6d-0e9f8a7b6c5d",
-            schema=mall.schema_name,
-            topic="loyalty.points_changed",
-            payload={"member_id": str(member.pk), "points": 5},
-            created_at="2026-01-01T00:00:00+00:00",
-        )
-
-        async def scenario():
-            socket = await open_ready("/ws/member/", mall, token)
-            await asyncio.sleep(1.5)
-            await run_sync(push_event, envelope)
-            return await socket.receive_output(timeout=5)
-
         assert async_to_sync(scenario)() == closed(4401)
 
 
