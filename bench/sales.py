@@ -52,6 +52,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -265,6 +266,12 @@ class LoadResult:
     errors: dict[str, int]
     error_samples: list[str]
     load_average: float = 0.0  # of the machine (1 min) at the end of the level
+    # Where the time went in the measured window (`Watch`): CPU ms per sale by process group,
+    # the share of the CPUs left idle, backends of the benchmark database in and out of locks.
+    cpu_ms_per_sale: dict[str, float] = field(default_factory=dict)
+    idle_share: float = 0.0
+    backends_active: float = 0.0
+    backends_waiting_on_locks: float = 0.0
 
 
 def _sale(config: LoadConfig, rng: random.Random, external_id: str) -> dict[str, Any]:
@@ -413,6 +420,91 @@ def run_load(config: LoadConfig) -> LoadResult:
         errors=dict(stats["errors"]),
         error_samples=stats["samples"],
     )
+
+
+# --- where the time goes: CPU per process group and lock waits, over a level's window ----------
+
+
+def _cpu_by_group(server_pid: int) -> tuple[dict[str, float], float]:
+    """CPU seconds so far of this machine's processes by group, and of the whole machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    groups: Counter[str] = Counter()
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid, parent = int(entry), int(fields[1])
+        if name == "postgres":
+            group = "postgres"
+        elif pid == server_pid or parent == server_pid:
+            group = "workers"
+        elif parent == me:
+            group = "load generator"
+        elif name.startswith("redis"):
+            group = "redis"
+        else:
+            group = "other"
+        groups[group] += (int(fields[11]) + int(fields[12])) / ticks
+    with open("/proc/stat") as handle:
+        total = [int(x) for x in handle.readline().split()[1:]]
+    return dict(groups), (total[3] + total[4]) / ticks  # idle + iowait
+
+
+class Watch(threading.Thread):
+    """Over a level's measured window: CPU by process group (`/proc`, processes on this machine
+    only) and the benchmark database's backends, sampled every 50 ms from `pg_stat_activity`
+    (active ones, and those waiting on a lock: row locks of other writes, advisory locks)."""
+
+    def __init__(self, server_pid: int, database_url: str, database: str, config: LoadConfig):
+        super().__init__(daemon=True)
+        self.server_pid, self.url, self.database, self.config = (
+            server_pid, database_url, database, config,
+        )  # fmt: skip
+        self.cpu: dict[str, float] = {}
+        self.idle_share = 0.0
+        self.active = self.waiting = 0.0
+
+    def run(self) -> None:
+        import psycopg
+
+        time.sleep(self.config.warmup)
+        before, idle_before = _cpu_by_group(self.server_pid)
+        started = time.monotonic()
+        samples = active = waiting = 0
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while time.monotonic() - started < self.config.seconds:
+                rows = conn.execute(
+                    "SELECT state, wait_event_type FROM pg_stat_activity "
+                    "WHERE datname = %s AND backend_type = 'client backend' "
+                    "AND pid <> pg_backend_pid()",
+                    (self.database,),
+                ).fetchall()
+                samples += 1
+                active += sum(1 for state, _ in rows if state == "active")
+                waiting += sum(1 for _, wait in rows if wait == "Lock")
+                time.sleep(0.05)
+        elapsed = time.monotonic() - started
+        after, idle_after = _cpu_by_group(self.server_pid)
+        self.cpu = {group: after[group] - before.get(group, 0.0) for group in after}
+        self.idle_share = (idle_after - idle_before) / (elapsed * (os.cpu_count() or 1))
+        self.active, self.waiting = active / max(samples, 1), waiting / max(samples, 1)
+
+    def apply(self, result: LoadResult) -> None:
+        sales = max(result.sales, 1)
+        result.cpu_ms_per_sale = {
+            group: round(seconds * 1000 / sales, 3)
+            for group, seconds in sorted(self.cpu.items())
+            if seconds > 0
+        }
+        result.idle_share = round(self.idle_share, 3)
+        result.backends_active = round(self.active, 2)
+        result.backends_waiting_on_locks = round(self.waiting, 2)
 
 
 # --- gunicorn ------------------------------------------------------------------------------------
@@ -634,8 +726,12 @@ def bench(args: argparse.Namespace, results: Results) -> None:
                 profiling = start_profiles(
                     worker_pids(server), config.warmup + config.seconds, folder
                 )
+            watch = Watch(server.pid, database_url, args.database, config)
+            watch.start()
             result = run_load(config)
             result.load_average = os.getloadavg()[0]
+            watch.join(timeout=30)
+            watch.apply(result)
             for spy in profiling:
                 spy.wait(timeout=120)
             if profiling:
@@ -754,6 +850,17 @@ def report(results: Results) -> str:
         lines += [
             f"  {share:5.1f}%  {frame[:110]}" for frame, share in results.profile["hottest_self"]
         ]
+    lines += [
+        "",
+        "Where the time went in each level's window (CPU ms per sale by process group on this "
+        "machine; idle CPU; backends of the benchmark database: active, waiting on a lock)",
+    ]
+    for load in results.loads:
+        cpu = ", ".join(f"{group} {ms:.2f}" for group, ms in load.cpu_ms_per_sale.items())
+        lines.append(
+            f"  {load.name}: {cpu}; idle {load.idle_share:.0%}; backends active "
+            f"{load.backends_active:.1f}, waiting on locks {load.backends_waiting_on_locks:.1f}"
+        )
     lines += [f"note: {note}" for note in results.notes]
     return "\n".join(lines)
 
