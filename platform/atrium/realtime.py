@@ -250,11 +250,11 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
             return
         if self._auth_deadline is not None:
             self._auth_deadline.cancel()
+        self._expires_at = expires_at  # before any event of the groups can arrive
         for group in subscription.groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups = list(subscription.groups)  # channels leaves them on disconnect
         self.subscription = subscription
-        self._expires_at = expires_at
         self._expiry = asyncio.ensure_future(self._close_when_expired())
         actor_var.set(subscription.actor)
         await self.send_json({"type": "ready"})
