@@ -661,7 +661,7 @@ def _write_sales(
         outbox = publish_many_statement(
             [event for _, sale_events in published for event in sale_events]
         )
-        sales, payments = _sale_fragments(new, now)
+        sales, payments = _sale_draft(new, now), _line_fragments(new)
         fragments = [
             *award_rows, sales.statement(), *payments, *([lines] if lines is not None else []),
             *([outbox] if outbox is not None else []),
@@ -708,7 +708,7 @@ def _write_speculatively(
     outbox, event_ids = publish_many_draft(
         [event for _, sale_events in published for event in sale_events]
     )
-    sales, payments = _sale_fragments(new, now)
+    sales, payments = _sale_draft(new, now), _line_fragments(new)
     guessed_lines = split.fragment(guessed_through)
 
     locked, closed_through = _lock_accounts_and_cursor(new, create=False, skip_locked=defer)
@@ -725,7 +725,7 @@ def _write_speculatively(
     settled = settle_awards(plan, to_award, locked=locked, now=now, deferred=deferred)
     if later:
         kept = [p for p in new if p.buyer is None or str(p.buyer.pk) not in deferred]
-        _, payments = _sale_fragments(kept, now)
+        payments = _line_fragments(kept)
         lines = split.without({str(p.row.pk) for p in later if p.row}).fragment(closed_through)
     elif closed_through == guessed_through:
         lines = guessed_lines
@@ -751,7 +751,7 @@ def _write_speculatively(
         position += len(sale_events)
     fragments += [sales.statement(left_out), outbox.statement(stale)]
     if redone:
-        again_sales, _ = _sale_fragments([p for p, _ in redone], now)
+        again_sales = _sale_draft([p for p, _ in redone], now)
         again_outbox, _ = publish_many_draft([event for _, events_ in redone for event in events_])
         fragments += [again_sales.statement(), again_outbox.statement()]
     return fragments, later
@@ -902,25 +902,31 @@ _PAYMENT_COLUMNS = ("sale_id", "position", "method", "amount", "trade_no")
 _ITEM_COLUMNS = ("sale_id", "position", "sku", "name", "category", "quantity", "amount")
 
 
-def _sale_fragments(new: list[_Planned], now: dt.datetime) -> tuple[Draft, list[Statement]]:
-    """Sales (a draft whose rows can be left out by member), then payments and items of the new
-    sales, as fragments for `write_together` (per-sale rows of other apps, such as settlement
-    lines, are written in the same statement)."""
-    sales: list[tuple[Any, ...]] = []
-    payments: list[tuple[Any, ...]] = []
-    items: list[tuple[Any, ...]] = []
+def _sale_draft(new: list[_Planned], now: dt.datetime) -> Draft:
+    """The new sales' rows, as a draft for `write_together` whose rows can be left out by
+    member (per-sale rows of other apps, such as settlement lines, go in the same statement)."""
     recorded = str(SaleStatus.RECORDED)
     at = now.isoformat()  # once, not once per row
+    sales: list[tuple[Any, ...]] = []
     for p in new:
         row = p.row
         assert row is not None  # noqa: S101 - set by the caller
-        sale_id = str(row.pk)  # once, not once per row
         sales.append(
-            (sale_id, row.merchant_id, row.member_id, row.external_id, row.channel,
+            (str(row.pk), row.merchant_id, row.member_id, row.external_id, row.channel,
              row.occurred_at, row.total, row.eligible_amount, row.points_earned,
              row.growth_earned, row.points_balance, row.tier_code, 0, 0, 0, recorded,
              row.member_ref_kind, row.request_hash, row.actor, at)
         )  # fmt: skip
+    return insert_draft(Sale._meta.db_table, _SALE_COLUMNS, sales, key="member_id")
+
+
+def _line_fragments(new: list[_Planned]) -> list[Statement]:
+    """The payments and items of the new sales: what the till sent, whatever the awards."""
+    payments: list[tuple[Any, ...]] = []
+    items: list[tuple[Any, ...]] = []
+    for p in new:
+        assert p.row is not None  # noqa: S101 - set by the caller
+        sale_id = str(p.row.pk)  # once, not once per row
         payments.extend(
             (sale_id, position, pay.method, pay.amount, pay.trade_no)
             for position, pay in enumerate(p.sale.payments)
@@ -932,7 +938,7 @@ def _sale_fragments(new: list[_Planned], now: dt.datetime) -> tuple[Draft, list[
     rows = [insert_rows(SalePayment._meta.db_table, _PAYMENT_COLUMNS, payments)]
     if items:
         rows.append(insert_rows(SaleItem._meta.db_table, _ITEM_COLUMNS, items))
-    return insert_draft(Sale._meta.db_table, _SALE_COLUMNS, sales, key="member_id"), rows
+    return rows
 
 
 def refund_sale(
