@@ -105,6 +105,7 @@ TENANT_CREATION_FAKES_MIGRATIONS = False
 MIDDLEWARE = [
     "atrium.middleware.RequestContextMiddleware",
     "tenants.middleware.TenantResolutionMiddleware",
+    "apps.sales.middleware.PosSaleArrivalMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -149,6 +150,9 @@ INVITATION_TTL_SECONDS = env.int("INVITATION_TTL_SECONDS", default=7 * 24 * 3600
 LOGIN_THROTTLE_ATTEMPTS = env.int("LOGIN_THROTTLE_ATTEMPTS", default=5)
 LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=300)
 HMAC_MAX_SKEW_SECONDS = 300
+# Group commit of POS sales (ADR 0021): how long a group's leader waits, at most, for the POS
+# calls of its mall still on their way through this process. 0 writes at once.
+SALES_GROUP_GATHER_MS = env.float("SALES_GROUP_GATHER_MS", default=10.0)
 
 CACHES = {
     "default": {

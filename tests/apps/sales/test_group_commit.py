@@ -1,6 +1,7 @@
 """Group commit of concurrent POS sales, on real PostgreSQL with real threads: the calls that
 queue while a sale is being written go into one transaction together, each sale still on its
-own; a group that fails as a whole lets each of its calls record alone."""
+own; a group that fails as a whole lets each of its calls record alone; a leader gathers the
+calls still on their way, for a bounded time."""
 
 import threading
 import time
@@ -8,6 +9,8 @@ import time
 import psycopg
 import pytest
 from django.db import connection
+from django.http import HttpResponse
+from django.test import RequestFactory
 from django_tenants.utils import tenant_context
 
 from apps.loyalty.models import JournalEntry, PointsAccount
@@ -16,9 +19,10 @@ from apps.members.errors import MemberNotFoundError
 from apps.members.services import create_member
 from apps.merchants.services import create_merchant
 from apps.sales.locks import _sale_key
+from apps.sales.middleware import POS_SALES_PATH, PosSaleArrivalMiddleware
 from apps.sales.models import Sale
 from apps.sales.services import MemberRef, PaymentLine, SaleRequest
-from apps.sales.services.group_commit import GroupCommit
+from apps.sales.services.group_commit import GroupCommit, group_commit
 from atrium.errors import IdempotencyConflictError
 
 WAIT = 20.0  # seconds a step may take before the test gives up
@@ -75,11 +79,25 @@ class Calls:
         self.tenant, self.grouping = tenant, grouping
         self.outcomes, self.threads = {}, []
 
-    def start(self, name, merchant, request):
+    def start(self, name, merchant, request, *, on_the_way=None, records=True):
+        """`on_the_way`: an Event the call waits for, counted as arriving (as the POS middleware
+        counts a request) until it records; `records=False`: it then ends without recording."""
+
+        def record():
+            if records:
+                self.outcomes[name] = self.grouping.record(merchant=merchant, request=request)
+            else:
+                self.outcomes[name] = "refused before recording"
+
         def run():
             with tenant_context(self.tenant):
                 try:
-                    self.outcomes[name] = self.grouping.record(merchant=merchant, request=request)
+                    if on_the_way is None:
+                        record()
+                    else:
+                        with self.grouping.arriving(self.tenant.schema_name):
+                            assert on_the_way.wait(WAIT)
+                            record()
                 except Exception as exc:  # the call's own answer, checked by the test
                     self.outcomes[name] = exc
                 finally:
@@ -205,3 +223,109 @@ def test_a_group_that_fails_as_a_whole_lets_each_call_record_alone(
             recorded = sorted(Sale.objects.values_list("external_id", flat=True))
             assert recorded == ["F-0", "F-1", "F-2", "F-3"]
         connection.set_schema_to_public()
+
+
+def _recorded(tenant):
+    with tenant_context(tenant):
+        recorded = sorted(Sale.objects.values_list("external_id", flat=True))
+    connection.set_schema_to_public()
+    return recorded
+
+
+def test_a_leader_gathers_the_calls_still_on_their_way(committed_tenant, django_db_blocker):
+    with django_db_blocker.unblock():
+        with tenant_context(committed_tenant):
+            a, b = (create_merchant(name=f"Gather Shop {i}") for i in range(2))
+            schema = committed_tenant.schema_name
+        connection.set_schema_to_public()
+        grouping = GroupCommit(gather_seconds=WAIT * 3)  # only the calls' arrival ends the wait
+        calls = Calls(committed_tenant, grouping)
+        gates = [threading.Event() for _ in range(3)]
+        for number, gate in enumerate(gates, start=1):
+            calls.start(f"W-{number}", b, _sale(f"W-{number}", "20.00"), on_the_way=gate)
+        _until(lambda: grouping.on_the_way(schema) == 3, "three calls on their way")
+        calls.start("W-0", a, _sale("W-0", "10.00"))
+        _until(lambda: grouping.queued(schema) == 1, "the leader to queue")
+        for count, gate in enumerate(gates[:2], start=2):
+            gate.set()
+            _until(lambda n=count: grouping.queued(schema) == n, "a call to queue")
+            assert _recorded(committed_tenant) == []  # the leader still gathers
+        assert grouping.on_the_way(schema) == 1
+        gates[2].set()
+        calls.join()
+
+        assert (grouping.groups, grouping.sales) == (1, 4)
+        assert grouping.on_the_way(schema) == 0
+        assert all(calls.outcomes[f"W-{n}"].created for n in range(4))
+        assert _recorded(committed_tenant) == ["W-0", "W-1", "W-2", "W-3"]
+
+
+def test_a_call_that_ends_without_recording_is_no_longer_waited_for(
+    committed_tenant, django_db_blocker
+):
+    with django_db_blocker.unblock():
+        with tenant_context(committed_tenant):
+            shop = create_merchant(name="Refusing Shop")
+            schema = committed_tenant.schema_name
+        connection.set_schema_to_public()
+        grouping = GroupCommit(gather_seconds=WAIT * 3)
+        calls = Calls(committed_tenant, grouping)
+        gate = threading.Event()
+        calls.start("refused", shop, _sale("R-1", "5.00"), on_the_way=gate, records=False)
+        _until(lambda: grouping.on_the_way(schema) == 1, "the call on its way")
+        calls.start("leader", shop, _sale("R-0", "10.00"))
+        _until(lambda: grouping.queued(schema) == 1, "the leader to queue")
+        assert _recorded(committed_tenant) == []
+        gate.set()  # its request ends (a bad signature, say) without a sale
+        calls.join()  # within WAIT, not the leader's WAIT * 3
+
+        assert calls.outcomes["leader"].created
+        assert calls.outcomes["refused"] == "refused before recording"
+        assert grouping.on_the_way(schema) == 0
+        assert _recorded(committed_tenant) == ["R-0"]
+
+
+def test_a_leader_waits_no_longer_than_its_gathering_time(committed_tenant, django_db_blocker):
+    with django_db_blocker.unblock():
+        with tenant_context(committed_tenant):
+            shop = create_merchant(name="Slow Shop")
+            schema = committed_tenant.schema_name
+        connection.set_schema_to_public()
+        grouping = GroupCommit(gather_seconds=0.2)
+        calls = Calls(committed_tenant, grouping)
+        gate = threading.Event()
+        calls.start("slow", shop, _sale("S-1", "5.00"), on_the_way=gate)
+        _until(lambda: grouping.on_the_way(schema) == 1, "the call on its way")
+        calls.start("leader", shop, _sale("S-0", "10.00"))
+        _until(lambda: "leader" in calls.outcomes, "the leader to answer, the other still coming")
+        assert calls.outcomes["leader"].created
+        assert (_recorded(committed_tenant), grouping.groups) == (["S-0"], 0)
+        gate.set()  # it arrives after all and, nobody writing, records alone
+        calls.join()
+        assert calls.outcomes["slow"].created
+        assert (_recorded(committed_tenant), grouping.groups) == (["S-0", "S-1"], 0)
+        assert grouping.on_the_way(schema) == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "counted"),
+    [("post", POS_SALES_PATH, 1), ("get", POS_SALES_PATH, 0),
+     ("post", POS_SALES_PATH + "/batch", 0), ("post", "/api/merchant/v1/sales", 0)],
+)  # fmt: skip
+def test_the_middleware_counts_pos_sale_calls_while_they_run(mall_a, method, path, counted):
+    seen = []
+
+    def view(request):
+        seen.append(group_commit.on_the_way(mall_a.schema_name))
+        if request.headers.get("X-Fail"):
+            raise ValueError("the view failed")
+        return HttpResponse(status=201)
+
+    middleware = PosSaleArrivalMiddleware(view)
+    with tenant_context(mall_a):
+        assert middleware(getattr(RequestFactory(), method)(path)).status_code == 201
+        with pytest.raises(ValueError, match="the view failed"):
+            middleware(getattr(RequestFactory(), method)(path, headers={"X-Fail": "1"}))
+        assert group_commit.on_the_way(mall_a.schema_name) == 0
+    connection.set_schema_to_public()
+    assert seen == [counted, counted]
