@@ -272,6 +272,7 @@ class LoadResult:
     idle_share: float = 0.0
     backends_active: float = 0.0
     backends_waiting_on_locks: float = 0.0
+    sales_per_commit: float = 0.0  # sales recorded per committed transaction of the database
 
 
 def _sale(config: LoadConfig, rng: random.Random, external_id: str) -> dict[str, Any]:
@@ -458,8 +459,10 @@ def _cpu_by_group(server_pid: int) -> tuple[dict[str, float], float]:
 
 class Watch(threading.Thread):
     """Over a level's measured window: CPU by process group (`/proc`, processes on this machine
-    only) and the benchmark database's backends, sampled every 50 ms from `pg_stat_activity`
-    (active ones, and those waiting on a lock: row locks of other writes, advisory locks)."""
+    only), the benchmark database's backends, sampled every 50 ms from `pg_stat_activity`
+    (active ones, and those waiting on a lock: row locks of other writes, advisory locks), and
+    its committed transactions (`pg_stat_database`, less the watch's own), which tell how many
+    sales a transaction held: the group commit's groups, or a batch's transactions."""
 
     def __init__(self, server_pid: int, database_url: str, database: str, config: LoadConfig):
         super().__init__(daemon=True)
@@ -469,6 +472,14 @@ class Watch(threading.Thread):
         self.cpu: dict[str, float] = {}
         self.idle_share = 0.0
         self.active = self.waiting = 0.0
+        self.commits = 0
+
+    def _commits(self, conn: Any) -> int:
+        return int(
+            conn.execute(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = %s", (self.database,)
+            ).fetchone()[0]
+        )
 
     def run(self) -> None:
         import psycopg
@@ -478,6 +489,7 @@ class Watch(threading.Thread):
         started = time.monotonic()
         samples = active = waiting = 0
         with psycopg.connect(self.url, autocommit=True) as conn:
+            commits_before = self._commits(conn)
             while time.monotonic() - started < self.config.seconds:
                 rows = conn.execute(
                     "SELECT state, wait_event_type FROM pg_stat_activity "
@@ -489,6 +501,10 @@ class Watch(threading.Thread):
                 active += sum(1 for state, _ in rows if state == "active")
                 waiting += sum(1 for _, wait in rows if wait == "Lock")
                 time.sleep(0.05)
+            # Each of the watch's statements is a transaction of its own: the first read and
+            # every sample. Backends publish their counts about once a second, so the figure is
+            # good to a few percent over a window of several seconds.
+            self.commits = max(self._commits(conn) - commits_before - samples - 1, 0)
         elapsed = time.monotonic() - started
         after, idle_after = _cpu_by_group(self.server_pid)
         self.cpu = {group: after[group] - before.get(group, 0.0) for group in after}
@@ -505,6 +521,7 @@ class Watch(threading.Thread):
         result.idle_share = round(self.idle_share, 3)
         result.backends_active = round(self.active, 2)
         result.backends_waiting_on_locks = round(self.waiting, 2)
+        result.sales_per_commit = round(result.sales / self.commits, 1) if self.commits else 0.0
 
 
 # --- gunicorn ------------------------------------------------------------------------------------
@@ -853,13 +870,15 @@ def report(results: Results) -> str:
     lines += [
         "",
         "Where the time went in each level's window (CPU ms per sale by process group on this "
-        "machine; idle CPU; backends of the benchmark database: active, waiting on a lock)",
+        "machine; idle CPU; backends of the benchmark database: active, waiting on a lock; sales "
+        "per committed transaction)",
     ]
     for load in results.loads:
         cpu = ", ".join(f"{group} {ms:.2f}" for group, ms in load.cpu_ms_per_sale.items())
         lines.append(
             f"  {load.name}: {cpu}; idle {load.idle_share:.0%}; backends active "
-            f"{load.backends_active:.1f}, waiting on locks {load.backends_waiting_on_locks:.1f}"
+            f"{load.backends_active:.1f}, waiting on locks {load.backends_waiting_on_locks:.1f}; "
+            f"{load.sales_per_commit:.1f} sales per transaction"
         )
     lines += [f"note: {note}" for note in results.notes]
     return "\n".join(lines)
