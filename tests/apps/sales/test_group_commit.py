@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.http import HttpResponse
 from django.test import RequestFactory
+from django.urls import resolve
 from django_tenants.utils import tenant_context
 
 from apps.loyalty.models import JournalEntry, PointsAccount
@@ -305,6 +306,10 @@ def test_a_leader_waits_no_longer_than_its_gathering_time(committed_tenant, djan
         assert calls.outcomes["slow"].created
         assert (_recorded(committed_tenant), grouping.groups) == (["S-0", "S-1"], 0)
         assert grouping.on_the_way(schema) == 0
+
+
+def test_the_counted_path_is_the_pos_sales_endpoint():
+    assert resolve(POS_SALES_PATH, urlconf="atrium.urls_tenant").url_name == "create_sale"
 
 
 @pytest.mark.parametrize(
