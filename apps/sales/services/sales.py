@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, cast
@@ -468,6 +468,10 @@ class _Planned:
     row: Sale | None = None
     resolved: bool = False  # `buyer` is final: resolved by a transaction that deferred the sale
 
+    def buyer_among(self, member_ids: Set[str]) -> bool:
+        """Whether the sale's buyer is one of these members (ids as text)."""
+        return self.buyer is not None and str(self.buyer.pk) in member_ids
+
 
 def _prepare(
     merchant: Merchant, request: SaleRequest, now: dt.datetime
@@ -721,10 +725,10 @@ def _write_speculatively(
         deferred = frozenset()
     # With `defer`, an account missing here is held by another transaction (or gone): its
     # member's sales wait for a transaction of their own, which locks (or creates) it.
-    later = [p for p in new if p.buyer is not None and str(p.buyer.pk) in deferred]
+    later = [p for p in new if p.buyer_among(deferred)]
     settled = settle_awards(plan, to_award, locked=locked, now=now, deferred=deferred)
     if later:
-        kept = [p for p in new if p.buyer is None or str(p.buyer.pk) not in deferred]
+        kept = [p for p in new if not p.buyer_among(deferred)]
         payments = _line_fragments(kept)
         lines = split.without({str(p.row.pk) for p in later if p.row}).fragment(closed_through)
     elif closed_through == guessed_through:
@@ -740,13 +744,13 @@ def _write_speculatively(
     again = {
         id(p): award
         for p, award in zip(member_sales, settled.results, strict=True)
-        if p.buyer is not None and str(p.buyer.pk) in settled.changed
+        if p.buyer_among(settled.changed)
     }
     redone = _apply_awards([p for p in member_sales if id(p) in again], again)
     stale: list[str] = []
     position = 0
     for p, sale_events in published:
-        if p.buyer is not None and str(p.buyer.pk) in left_out:
+        if p.buyer_among(left_out):
             stale.extend(event_ids[position : position + len(sale_events)])
         position += len(sale_events)
     fragments += [sales.statement(left_out), outbox.statement(stale)]
