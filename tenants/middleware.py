@@ -47,13 +47,26 @@ def _refusal(request: HttpRequest, *, status: int, code: str, message: str) -> H
     )
 
 
+def public_hosts() -> frozenset[str]:
+    """The provider's own hosts: its surface, and the shared API host (`X-Tenant`)."""
+    base = settings.BASE_DOMAIN.lower()
+    return frozenset({base, f"www.{base}", f"api.{base}"})
+
+
+def request_host(request: HttpRequest) -> str:
+    """The host a request reached, as tenant domains are stored. Raises DisallowedHost."""
+    return request.get_host().split(":")[0].lower().rstrip(".")
+
+
+REFUSED_STATUSES = frozenset({TenantStatus.SUSPENDED, TenantStatus.ARCHIVED})
+
+
 class TenantResolutionMiddleware:
     """Sets `request.tenant`, the connection's schema and the URLconf for every request."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        base = settings.BASE_DOMAIN.lower()
-        self.public_hosts = {base, f"www.{base}", f"api.{base}"}
+        self.public_hosts = public_hosts()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tenant_connection().set_schema_to_public()
@@ -61,7 +74,7 @@ class TenantResolutionMiddleware:
         # the one a previous request left active on this thread.
         translation.activate(translation.get_language_from_request(request))
         try:
-            host = request.get_host().split(":")[0].lower().rstrip(".")
+            host = request_host(request)
         except DisallowedHost:
             return _refusal(request, status=400, code="request.bad_host", message="bad host")
         route: Route | None

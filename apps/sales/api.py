@@ -107,7 +107,23 @@ def _items(items: list[ItemIn]) -> list[services.ItemLine]:
     return [services.ItemLine(i.amount, i.sku, i.name, i.category, i.quantity) for i in items]
 
 
-def _result_out(result: services.SaleResult) -> SaleResultOut:
+def sale_request(
+    payload: SaleIn | PortalSaleIn, *, channel: str, actor: str
+) -> services.SaleRequest:
+    """A sale body as the request `record_sale` takes (a till's own id, or a new one)."""
+    return services.SaleRequest(
+        external_id=payload.external_id or uuid.uuid4().hex,
+        occurred_at=payload.occurred_at,
+        total=payload.total,
+        payments=_payments(payload.payments),
+        items=_items(payload.items),
+        member_ref=_member_ref(payload.member),
+        channel=channel,
+        actor=actor,
+    )
+
+
+def result_out(result: services.SaleResult) -> SaleResultOut:
     return SaleResultOut(
         sale_id=result.sale.pk,
         external_id=result.sale.external_id,
@@ -124,19 +140,9 @@ def _record(
 ) -> Status[SaleResultOut]:
     # A till's call is grouped with the concurrent ones of this process (one transaction).
     result = services.record_sale_grouped(
-        merchant=merchant,
-        request=services.SaleRequest(
-            external_id=payload.external_id or uuid.uuid4().hex,
-            occurred_at=payload.occurred_at,
-            total=payload.total,
-            payments=_payments(payload.payments),
-            items=_items(payload.items),
-            member_ref=_member_ref(payload.member),
-            channel=channel,
-            actor=actor,
-        ),
+        merchant=merchant, request=sale_request(payload, channel=channel, actor=actor)
     )
-    return Status(201 if result.created else 200, _result_out(result))
+    return Status(201 if result.created else 200, result_out(result))
 
 
 def _refund_out(result: services.RefundResult) -> RefundOut:
@@ -183,11 +189,7 @@ def _batch_request(raw: Any, actor: str) -> services.SaleRequest | ErrorOut:
             for error in exc.errors()
         ]
         return _error_out("request.invalid", "the sale is not valid", errors=errors)
-    return services.SaleRequest(
-        external_id=payload.external_id, occurred_at=payload.occurred_at, total=payload.total,
-        payments=_payments(payload.payments), items=_items(payload.items),
-        member_ref=_member_ref(payload.member), channel=Channel.POS, actor=actor,
-    )  # fmt: skip
+    return sale_request(payload, channel=Channel.POS, actor=actor)
 
 
 def _batch_items(raws: list[Any], merchant: Merchant, actor: str) -> list[BatchItemOut]:
@@ -212,7 +214,7 @@ def _batch_items(raws: list[Any], merchant: Merchant, actor: str) -> list[BatchI
                 index=index,
                 external_id=external_id,
                 status="created" if outcome.created else "replayed",
-                result=_result_out(outcome),
+                result=result_out(outcome),
             )
         results.append(item)
     return results

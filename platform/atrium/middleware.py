@@ -13,6 +13,11 @@ from atrium.logging import actor_var, request_id_var, tenant_var
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+def request_id_for(incoming: str) -> str:
+    """The caller's `X-Request-ID` when it is a sane one, else a new id."""
+    return incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+
+
 class RequestContextMiddleware:
     """Binds request id, tenant and actor for every log line of the request."""
 
@@ -20,8 +25,7 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_for(request.headers.get("X-Request-ID", ""))
         tokens = (request_id_var.set(request_id), tenant_var.set("public"), actor_var.set(""))
         try:
             response = self.get_response(request)

@@ -108,7 +108,7 @@ class GroupCommit:
         arrival = _arrival.get()
         if arrival is not None and arrival.owner is not self:
             arrival = None  # counted by another grouping (tests make their own)
-        if connection.in_atomic_block or _pays_with_points(request):
+        if connection.in_atomic_block or pays_with_points(request):
             if arrival is not None:
                 self._leave(arrival)
             (outcome,) = record_sales(merchant=merchant, requests=[request], now=now)
@@ -185,14 +185,7 @@ class GroupCommit:
             count = min(len(queue.calls), self.max_group)
             group = [queue.calls.popleft() for _ in range(count)]
         try:
-            if len(group) == 1:
-                outcomes = record_sales(
-                    merchant=group[0].merchant, requests=[group[0].request], now=now
-                )
-            else:
-                outcomes = record_merchants_sales(
-                    [(c.merchant, c.request) for c in group], now=now or timezone.now()
-                )
+            outcomes = write_group([(c.merchant, c.request) for c in group], now=now)
         except Exception:
             for call in group:
                 call.alone = True
@@ -216,7 +209,21 @@ class GroupCommit:
                 call.ready.set()
 
 
-def _pays_with_points(request: SaleRequest) -> bool:
+def write_group(
+    sales: list[tuple[Merchant, SaleRequest]], *, now: dt.datetime | None = None
+) -> list[SaleResult | DomainError]:
+    """Record a group of one tenant's sales in one transaction, each on its own: its result or
+    the DomainError that refused it, in order. Raises if the transaction fails as a whole (a
+    deadlock, a lost connection): then each sale is to be recorded alone."""
+    if len(sales) == 1:
+        ((merchant, request),) = sales
+        return record_sales(merchant=merchant, requests=[request], now=now)
+    return record_merchants_sales(sales, now=now or timezone.now())
+
+
+def pays_with_points(request: SaleRequest) -> bool:
+    """Whether a sale spends points: clearing locks other merchants' lines first, so it is
+    recorded alone, never in a group."""
     return any(line.method == PaymentMethod.POINTS for line in request.payments)
 
 

@@ -153,6 +153,9 @@ HMAC_MAX_SKEW_SECONDS = 300
 # Group commit of POS sales (ADR 0021): how long a group's leader waits, at most, for the POS
 # calls of its mall still on their way through this process. 0 writes at once.
 SALES_GROUP_GATHER_MS = env.float("SALES_GROUP_GATHER_MS", default=10.0)
+# The POS ingest (ADR 0022): writer threads per ingest process, each answering every POS sale
+# call queued by the time it is free (more threads: more writes at once, smaller groups).
+POS_INGEST_WRITERS = env.int("POS_INGEST_WRITERS", default=1)
 
 CACHES = {
     "default": {
