@@ -247,6 +247,7 @@ class LoadConfig:
     member_nos: list[str]
     member_share: float
     batch_size: int = 1
+    server: str = "gunicorn"  # which server the calls go to: "gunicorn" or "ingest"
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
 
@@ -426,8 +427,9 @@ def run_load(config: LoadConfig) -> LoadResult:
 # --- where the time goes: CPU per process group and lock waits, over a level's window ----------
 
 
-def _cpu_by_group(server_pid: int) -> tuple[dict[str, float], float]:
-    """CPU seconds so far of this machine's processes by group, and of the whole machine."""
+def _cpu_by_group(servers: dict[str, int]) -> tuple[dict[str, float], float]:
+    """CPU seconds so far of this machine's processes by group (each server with its workers:
+    `servers` maps a group's name to the server's pid), and the machine's idle seconds."""
     ticks = os.sysconf("SC_CLK_TCK")
     groups: Counter[str] = Counter()
     me = os.getpid()
@@ -441,10 +443,11 @@ def _cpu_by_group(server_pid: int) -> tuple[dict[str, float], float]:
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
         pid, parent = int(entry), int(fields[1])
+        served = [group for group, server in servers.items() if server in (pid, parent)]
         if name == "postgres":
             group = "postgres"
-        elif pid == server_pid or parent == server_pid:
-            group = "workers"
+        elif served:
+            group = served[0]
         elif parent == me:
             group = "load generator"
         elif name.startswith("redis"):
@@ -464,10 +467,12 @@ class Watch(threading.Thread):
     its committed transactions (`pg_stat_database`, less the watch's own), which tell how many
     sales a transaction held: the group commit's groups, or a batch's transactions."""
 
-    def __init__(self, server_pid: int, database_url: str, database: str, config: LoadConfig):
+    def __init__(
+        self, servers: dict[str, int], database_url: str, database: str, config: LoadConfig
+    ):
         super().__init__(daemon=True)
-        self.server_pid, self.url, self.database, self.config = (
-            server_pid, database_url, database, config,
+        self.servers, self.url, self.database, self.config = (
+            servers, database_url, database, config,
         )  # fmt: skip
         self.cpu: dict[str, float] = {}
         self.idle_share = 0.0
@@ -485,7 +490,7 @@ class Watch(threading.Thread):
         import psycopg
 
         time.sleep(self.config.warmup)
-        before, idle_before = _cpu_by_group(self.server_pid)
+        before, idle_before = _cpu_by_group(self.servers)
         started = time.monotonic()
         samples = active = waiting = 0
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -506,7 +511,7 @@ class Watch(threading.Thread):
             # good to a few percent over a window of several seconds.
             self.commits = max(self._commits(conn) - commits_before - samples - 1, 0)
         elapsed = time.monotonic() - started
-        after, idle_after = _cpu_by_group(self.server_pid)
+        after, idle_after = _cpu_by_group(self.servers)
         self.cpu = {group: after[group] - before.get(group, 0.0) for group in after}
         self.idle_share = (idle_after - idle_before) / (elapsed * (os.cpu_count() or 1))
         self.active, self.waiting = active / max(samples, 1), waiting / max(samples, 1)
@@ -524,7 +529,7 @@ class Watch(threading.Thread):
         result.sales_per_commit = round(result.sales / self.commits, 1) if self.commits else 0.0
 
 
-# --- gunicorn ------------------------------------------------------------------------------------
+# --- the servers: gunicorn and the POS ingest -----------------------------------------------------
 
 
 def start_server(
@@ -538,6 +543,20 @@ def start_server(
         "--graceful-timeout", "30", "--timeout", "120",
         "--access-logfile", os.devnull,
     ]  # fmt: skip
+    return _started(argv, env, port, "gunicorn")
+
+
+def start_ingest(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    """The POS ingest as infra/compose.yaml runs it (docs/adr/0022)."""
+    argv = [
+        sys.executable, "-m", "uvicorn", "atrium.ingest:application",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log",
+    ]  # fmt: skip
+    return _started(argv, env, port, "the ingest")
+
+
+def _started(argv: list[str], env: dict[str, str], port: int, name: str) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -551,9 +570,9 @@ def start_server(
         except OSError:
             pass
         if server.poll() is not None:
-            raise RuntimeError("gunicorn exited at start")
+            raise RuntimeError(f"{name} exited at start")
         time.sleep(0.3)
-    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+    raise RuntimeError(f"{name} did not answer /healthz within 60 s")
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
@@ -695,7 +714,7 @@ def bench(args: argparse.Namespace, results: Results) -> None:
     for name in ("DJANGO_SETTINGS_MODULE", "ATRIUM_BENCH_DATABASE", "DATABASE_URL"):
         os.environ[name] = env[name]
     os.environ["CELERY_BROKER_URL"] = broker
-    server = None
+    server = ingest = None
     try:
         recreate_database(admin_url, args.database, create=True)
         recreate_database(admin_url, args.pgbench_database, create=True)
@@ -713,16 +732,23 @@ def bench(args: argparse.Namespace, results: Results) -> None:
             results.pgbench_runs.append((clients, tps, os.getloadavg()[0]))
             log(f"pgbench at {clients} clients: {tps:.0f} TPS")
 
-        port = free_port()
+        port, ingest_port = free_port(), free_port()
         server = start_server(env, port, args.workers, args.threads)
         log(f"gunicorn on :{port}, {args.workers} workers × {args.threads} threads")
+        ingest = start_ingest(env, ingest_port, args.ingest_workers)
+        log(f"the POS ingest on :{ingest_port}, {args.ingest_workers} processes")
+        servers = {"gunicorn": server.pid, "ingest": ingest.pid}
         common = {
             "port": port, "keys": data["keys"], "member_nos": data["member_nos"],
             "member_share": args.member_share, "seconds": args.seconds, "warmup": args.warmup,
         }  # fmt: skip
+        # Single calls go where production's nginx sends them, the ingest; the same calls
+        # through gunicorn are measured beside them. Batches go to gunicorn.
+        at_ingest = {**common, "port": ingest_port, "server": "ingest"}
         levels = [
-            LoadConfig(name="single, 8 clients", mode="single", clients=8, **common),
-            LoadConfig(name="single, 32 clients", mode="single", clients=32, **common),
+            LoadConfig(name="single, 8 clients", mode="single", clients=8, **at_ingest),
+            LoadConfig(name="single, 32 clients", mode="single", clients=32, **at_ingest),
+            LoadConfig(name="single, 32 clients, gunicorn", mode="single", clients=32, **common),
             LoadConfig(
                 name=f"batch of {args.batch_size}, {args.batch_clients} clients",
                 mode="batch",
@@ -739,11 +765,11 @@ def bench(args: argparse.Namespace, results: Results) -> None:
             baseline(8 if config.clients == 8 and config.mode == "single" else 32)
             profiling: list[subprocess.Popen[bytes]] = []
             folder = Path(tempfile.mkdtemp(prefix="sales-profile-"))
-            if args.profile and config.clients == 32:
+            if args.profile and config.clients == 32 and config.server == "ingest":
                 profiling = start_profiles(
-                    worker_pids(server), config.warmup + config.seconds, folder
+                    worker_pids(ingest), config.warmup + config.seconds, folder
                 )
-            watch = Watch(server.pid, database_url, args.database, config)
+            watch = Watch(servers, database_url, args.database, config)
             watch.start()
             result = run_load(config)
             result.load_average = os.getloadavg()[0]
@@ -773,8 +799,9 @@ def bench(args: argparse.Namespace, results: Results) -> None:
             f"sales table holds {in_table} rows = every sale the clients saw recorded"
         )
     finally:
-        if server is not None:
-            stop_server(server)
+        for started in (server, ingest):
+            if started is not None:
+                stop_server(started)
         if not args.keep:
             from django.db import connections
 
@@ -784,7 +811,7 @@ def bench(args: argparse.Namespace, results: Results) -> None:
             _flush_broker(broker)
 
 
-LEVELS = ("single8", "single32", "batch")
+LEVELS = ("single8", "single32", "single32-gunicorn", "batch")
 
 
 def _levels(text: str) -> list[str]:
@@ -796,7 +823,9 @@ def _levels(text: str) -> list[str]:
 
 
 def _level_key(config: LoadConfig) -> str:
-    return "batch" if config.mode == "batch" else f"single{config.clients}"
+    if config.mode == "batch":
+        return "batch"
+    return f"single{config.clients}" + ("-gunicorn" if config.server == "gunicorn" else "")
 
 
 def _flush_broker(broker: str) -> None:
@@ -827,6 +856,7 @@ def report(results: Results) -> str:
         f"Sales benchmark — {machine.get('cpus')} CPUs, Python {machine.get('python')}, "
         f"PostgreSQL {machine.get('postgresql')}; gunicorn gthread "
         f"{parameters['workers']} × {parameters['threads']}; "
+        f"POS ingest {parameters['ingest_workers']} processes; "
         f"{parameters['member_share']:.0%} member sales; settings {parameters['settings']}",
         "",
         f"{'':34} {'per s':>7} {'p50 ms':>8} {'p99 ms':>8} {'calls':>7} {'load':>5}   vs pgbench",
@@ -849,7 +879,14 @@ def report(results: Results) -> str:
         ("single", TARGET_SINGLE, "single calls at 32 clients"),
         ("batch", TARGET_BATCH, "batch"),
     ):
-        level = next((x for x in results.loads if x.mode == mode and x.clients != 8), None)
+        level = next(
+            (
+                x
+                for x in results.loads
+                if x.mode == mode and x.clients != 8 and not x.name.endswith("gunicorn")
+            ),
+            None,
+        )
         if level and base:
             share = level.sales_per_s / base
             verdict = "met" if share >= target else "MISSED"
@@ -890,6 +927,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds per level")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn process")
+    parser.add_argument("--ingest-workers", type=int, default=2, help="POS ingest processes")
     parser.add_argument("--merchants", type=int, default=20)
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--member-share", type=float, default=0.7, help="share of member sales")
@@ -904,10 +942,10 @@ def main() -> None:
     parser.add_argument(
         "--only",
         type=_levels,
-        default="single8,single32,batch",
-        help="the levels to run, of single8,single32,batch (the pgbench baseline runs for each)",
+        default=",".join(LEVELS),
+        help=f"the levels to run, of {','.join(LEVELS)} (the pgbench baseline runs for each)",
     )
-    parser.add_argument("--profile", action="store_true", help="py-spy the 32-client run")
+    parser.add_argument("--profile", action="store_true", help="py-spy the ingest's 32-client run")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 s levels, scale 8")
     args = parser.parse_args()

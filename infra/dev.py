@@ -2,8 +2,10 @@
 
 With no DATABASE_URL / REDIS_URL it starts the embedded PostgreSQL and Redis (they keep running
 after this script ends; `make stop` stops them), migrates every schema, seeds the demo mall, then
-runs gunicorn (HTTP), uvicorn (websockets), a Celery worker and beat until Ctrl-C.
-Environment: ATRIUM_PORT (default 8000; websockets on the next port), ATRIUM_DEMO_PASSWORD.
+runs gunicorn (HTTP), uvicorn (websockets), the POS ingest (uvicorn), a Celery worker and beat
+until Ctrl-C.
+Environment: ATRIUM_PORT (default 8000; websockets on the next port, the POS ingest on the one
+after), ATRIUM_DEMO_PASSWORD.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def _port_in_use(port: int) -> bool:
 
 
 def _server_commands(port: int, data_dir: Path) -> dict[str, list[str]]:
-    """The long-running processes: HTTP always; websockets and Celery once those modules exist."""
+    """The long-running processes: HTTP always; websockets, the POS ingest and Celery once those
+    modules exist."""
     python = [sys.executable, "-m"]
     bind = ["--bind", f"127.0.0.1:{port}", "--no-control-socket"]  # no shared ~/.gunicorn socket
     threads = ["--workers", "2", "--threads", "4", "--worker-class", "gthread"]
@@ -81,6 +84,10 @@ def _server_commands(port: int, data_dir: Path) -> dict[str, list[str]]:
     if importlib.util.find_spec("atrium.asgi"):
         listen = ["--host", "127.0.0.1", "--port", str(port + 1), "--lifespan", "off"]
         commands["websockets"] = [*python, "uvicorn", "atrium.asgi:application", *listen]
+    if importlib.util.find_spec("atrium.ingest"):
+        # Lifespan on: the ingest stops its writer threads at shutdown.
+        listen = ["--host", "127.0.0.1", "--port", str(port + 2), "--lifespan", "on"]
+        commands["ingest"] = [*python, "uvicorn", "atrium.ingest:application", *listen]
     if importlib.util.find_spec("atrium.celery"):
         celery = [*python, "celery", "-A", "atrium"]
         commands["worker"] = [*celery, "worker", "-l", "info", "--concurrency", "2"]
@@ -104,6 +111,10 @@ def _banner(port: int, names: list[str]) -> str:
     }
     if "websockets" in names:
         urls["websockets"] = f"ws://{DEMO_TENANT_HOST}:{port + 1}/ws/"
+    if "ingest" in names:
+        # Production's nginx routes POS sales to the ingest; in the demo gunicorn on the main
+        # port serves them too, so either URL records a sale.
+        urls["POS sales ingest"] = f"http://{DEMO_TENANT_HOST}:{port + 2}/api/integration/v1/sales"
     return "\n".join(
         [
             "",
@@ -159,7 +170,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _request_stop)
     port, data_dir = _prepare_environment()
     commands = _server_commands(port, data_dir)
-    ports = [port, port + 1] if "websockets" in commands else [port]
+    ports = [port]
+    if "websockets" in commands:
+        ports.append(port + 1)
+    if "ingest" in commands:
+        ports.append(port + 2)
     if busy := [str(p) for p in ports if _port_in_use(p)]:
         print(f"error: port {', '.join(busy)} in use; set ATRIUM_PORT", file=sys.stderr)
         return 1

@@ -17,7 +17,7 @@ SERVICE_KEYS = {
     "expose", "healthcheck", "image", "init", "ports", "restart", "stop_grace_period",
     "volumes", "user", "working_dir",
 }  # fmt: skip
-APP_SERVICES = ("web", "asgi", "worker", "beat")
+APP_SERVICES = ("web", "asgi", "ingest", "worker", "beat")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def compose():
 
 def test_compose_has_every_process_and_service(compose):
     assert set(compose["services"]) == {
-        "migrate", "web", "asgi", "worker", "beat", "postgres", "redis", "nginx",
+        "migrate", "web", "asgi", "ingest", "worker", "beat", "postgres", "redis", "nginx",
     }  # fmt: skip
     for name, service in compose["services"].items():
         assert set(service) <= SERVICE_KEYS, (name, set(service) - SERVICE_KEYS)
@@ -62,6 +62,18 @@ def test_process_commands(compose):
     assert services["worker"]["command"][:4] == ["celery", "-A", "atrium", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "atrium", "beat"]
     assert services["beat"]["deploy"]["replicas"] == 1
+    ingest = services["ingest"]["command"]
+    assert ingest[:2] == ["uvicorn", "atrium.ingest:application"]
+    options = " ".join(ingest[2:])  # `--name=value` or `--name value`
+    for option, value in (
+        ("--loop", "uvloop"),
+        ("--http", "httptools"),
+        ("--port", "8002"),
+        ("--workers", re.escape("${INGEST_PROCESSES:-2}")),
+        ("--lifespan", "on"),  # the writers are stopped at shutdown
+    ):
+        assert re.search(rf"(^| ){option}[= ]{value}( |$)", options), option
+    assert services["ingest"]["expose"] == ["8002"]
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
 
@@ -69,6 +81,10 @@ def test_process_commands(compose):
 def test_health_checks_use_the_health_endpoints(compose):
     services = compose["services"]
     assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
+    # Answered by Django through the ingest's fallback, for the tenant router's host.
+    ingest_check = " ".join(services["ingest"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8002/readyz" in ingest_check
+    assert "BASE_DOMAIN" in ingest_check
     assert "/healthz" in " ".join(services["nginx"]["healthcheck"]["test"])
     for name in ("postgres", "redis", "asgi", "worker"):
         assert services[name]["healthcheck"]["test"], name
@@ -95,6 +111,26 @@ def test_nginx_routes_websockets_to_asgi_and_the_rest_to_web():
     rest = re.search(r"location / \{(.*?)\n    \}", conf.split("listen 443")[1], re.DOTALL)
     assert rest is not None
     assert "proxy_pass http://atrium_web;" in rest.group(1)
+
+
+def test_nginx_routes_single_pos_sales_to_the_ingest(compose):
+    conf = (INFRA / "nginx.conf").read_text()
+    assert re.search(r"upstream atrium_ingest \{\s*server ingest:8002;", conf)
+    # Exactly the single-sale path (not /sales/batch, not a prefix), and only there.
+    assert conf.count("proxy_pass http://atrium_ingest;") == 1
+    https = conf.split("listen 443")[1]
+    locations = dict(
+        re.findall(r"^    location (.+?) \{(.*?)\n    \}", https, re.DOTALL | re.MULTILINE)
+    )
+    sales = locations["= /api/integration/v1/sales"]
+    assert "proxy_pass http://atrium_ingest;" in sales
+    # The same upstream keep-alive and headers as everything else (nginx does not inherit a
+    # location's proxy_set_header lines), so the ingest sees the caller as web does.
+    headers = re.findall(r"proxy_http_version .*|proxy_set_header .*", locations["/"])
+    assert len(headers) == 6
+    for line in headers:
+        assert line in sales, line
+    assert compose["services"]["nginx"]["depends_on"]["ingest"] == {"condition": "service_healthy"}
 
 
 def test_dockerfile_is_slim_non_root_and_serves_gunicorn():
