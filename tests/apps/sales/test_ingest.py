@@ -20,7 +20,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from apps.merchants.services import create_api_key, create_merchant, revoke_api_key
-from apps.sales.ingest import PosIngest, Writers, answer_calls, request_of
+from apps.sales.ingest import PosIngest, Writers, _Pending, answer_calls, request_of
 from apps.sales.locks import _sale_key
 from apps.sales.models import Sale
 from tests.apps.sales.conftest import Pos, ingest_scope, sale_body, table_counts
@@ -306,3 +306,56 @@ def holder(django_db_blocker):
         held = Holder()
         yield held
         held.conn.close()
+
+
+# --- a writer's take: it gathers the calls still arriving, a bounded time --------------------
+
+
+def _arrive(writers, count, every):
+    """`count` calls queued one after another, `every` seconds apart, from another thread."""
+
+    def run():
+        for _ in range(count):
+            time.sleep(every)
+            with writers._changed:
+                writers._queue.append(_placeholder())
+                writers._changed.notify_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _placeholder():
+    return _Pending(scope={}, body=b"", loop=None, future=None)
+
+
+def test_a_take_gathers_calls_while_they_keep_arriving_and_stops_at_a_quiet_gap():
+    writers = Writers(gather_seconds=5.0, gather_gap=0.5)
+    writers._queue.append(_placeholder())
+    arriving = _arrive(writers, 3, every=0.05)
+    started = time.monotonic()
+    taken = writers._take()
+    arriving.join()
+    # Three more arrived, each within the gap; then nothing for half a second.
+    assert len(taken) == 4
+    assert 0.5 <= time.monotonic() - started < 3.0
+
+
+def test_a_take_waits_no_longer_than_its_bound_while_calls_keep_coming():
+    writers = Writers(gather_seconds=0.3, gather_gap=0.2)
+    writers._queue.append(_placeholder())
+    arriving = _arrive(writers, 40, every=0.05)  # two seconds of calls, 50 ms apart
+    started = time.monotonic()
+    taken = writers._take()
+    waited = time.monotonic() - started
+    arriving.join()
+    assert 0.3 <= waited < 1.0
+    assert 3 <= len(taken) <= 10
+
+
+def test_without_gathering_a_take_is_what_is_queued():
+    writers = Writers(gather_seconds=0.0)
+    writers._queue.extend([_placeholder(), _placeholder()])
+    assert len(writers._take()) == 2
+    assert (writers.groups, writers.calls) == (1, 2)
