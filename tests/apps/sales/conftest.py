@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connection
 from django.http import HttpResponse
@@ -197,3 +198,39 @@ def in_schema(tenant, fn):
         result = fn()
     connection.set_schema_to_public()
     return result
+
+
+class Holder:
+    """A session of its own holding advisory locks (as another transaction would hold rows)."""
+
+    def __init__(self):
+        settings = connection.settings_dict
+        self.conn = psycopg.connect(
+            dbname=settings["NAME"], host=settings["HOST"] or None,
+            port=settings["PORT"] or None, user=settings["USER"] or None,
+            password=settings["PASSWORD"] or None, autocommit=True,
+        )  # fmt: skip
+
+    def lock(self, key):
+        self.conn.execute("SELECT pg_advisory_lock(%s)", [key])
+
+    def unlock(self, key):
+        self.conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+    def waiting(self):
+        """Backends waiting for an advisory lock."""
+        rows = self.conn.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchall()
+        return [pid for (pid,) in rows]
+
+    def terminate(self, pid):
+        self.conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.fixture
+def holder(django_db_blocker):
+    with django_db_blocker.unblock():
+        held = Holder()
+        yield held
+        held.conn.close()

@@ -6,7 +6,6 @@ calls still on their way, for a bounded time."""
 import threading
 import time
 
-import psycopg
 import pytest
 from django.db import connection
 from django.http import HttpResponse
@@ -35,42 +34,6 @@ def _until(condition, what):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
-
-
-class Holder:
-    """A session of its own holding advisory locks (as another transaction would hold rows)."""
-
-    def __init__(self):
-        settings = connection.settings_dict
-        self.conn = psycopg.connect(
-            dbname=settings["NAME"], host=settings["HOST"] or None,
-            port=settings["PORT"] or None, user=settings["USER"] or None,
-            password=settings["PASSWORD"] or None, autocommit=True,
-        )  # fmt: skip
-
-    def lock(self, key):
-        self.conn.execute("SELECT pg_advisory_lock(%s)", [key])
-
-    def unlock(self, key):
-        self.conn.execute("SELECT pg_advisory_unlock(%s)", [key])
-
-    def waiting(self):
-        """Backends waiting for an advisory lock."""
-        rows = self.conn.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        ).fetchall()
-        return [pid for (pid,) in rows]
-
-    def terminate(self, pid):
-        self.conn.execute("SELECT pg_terminate_backend(%s)", [pid])
-
-
-@pytest.fixture
-def holder(django_db_blocker):
-    with django_db_blocker.unblock():
-        held = Holder()
-        yield held
-        held.conn.close()
 
 
 class Calls:

@@ -24,7 +24,7 @@ from apps.sales.ingest import PosIngest, Writers, _Pending, answer_calls, reques
 from apps.sales.locks import _sale_key
 from apps.sales.models import Sale
 from tests.apps.sales.conftest import Pos, ingest_scope, sale_body, table_counts
-from tests.apps.sales.test_group_commit import Holder
+from tests.apps.sales.test_group_commit import _until
 from tests.conftest import host_of, signed_headers
 
 SALES = "/api/integration/v1/sales"
@@ -255,14 +255,11 @@ def test_a_live_ingest_writes_queued_calls_as_one_group_and_hands_the_rest_to_dj
         with LiveIngest(writers) as live:
             threads = [threading.Thread(target=call, args=(0, answers))]
             threads[0].start()
-            _until(
-                lambda: writers.calls == 1 and holder.waiting(),
-                lambda: (writers.calls, holder.waiting(), answers),
-            )
+            _until(lambda: writers.calls == 1 and holder.waiting(), "the first sale waiting")
             threads += [threading.Thread(target=call, args=(i, answers)) for i in range(1, 30)]
             for thread in threads[1:]:
                 thread.start()
-            _until(lambda: len(writers._queue) == 29)
+            _until(lambda: len(writers._queue) == 29, "29 calls queued")
             holder.unlock(first_lock)
             for thread in threads:
                 thread.join(WAIT)
@@ -290,22 +287,6 @@ def test_a_live_ingest_writes_queued_calls_as_one_group_and_hands_the_rest_to_dj
                 str(pk) for pk in Sale.objects.values_list("pk", flat=True)
             }
         connection.set_schema_to_public()
-
-
-def _until(condition, what="the condition"):
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
-        time.sleep(0.01)
-
-
-@pytest.fixture
-def holder(django_db_blocker):
-    with django_db_blocker.unblock():
-        held = Holder()
-        yield held
-        held.conn.close()
 
 
 # --- a writer's take: it gathers the calls still arriving, a bounded time --------------------
