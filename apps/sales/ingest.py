@@ -230,6 +230,7 @@ def _write(calls: list[_Call]) -> None:
             outcomes = write_group([(c.merchant, c.sale) for c in together])  # type: ignore[misc]
         except Exception:  # the group as a whole failed: each sale alone
             logger.warning("ingest.group_failed", exc_info=True, extra={"sales": len(together)})
+            # (A lost connection was closed by the failed atomic block: the next opens anew.)
             alone = together + alone
         else:
             for call, outcome in zip(together, outcomes, strict=True):

@@ -289,6 +289,37 @@ def test_a_live_ingest_writes_queued_calls_as_one_group_and_hands_the_rest_to_dj
         connection.set_schema_to_public()
 
 
+def test_a_live_group_that_loses_its_connection_writes_each_sale_alone(
+    committed_tenant, django_db_blocker, holder
+):
+    with django_db_blocker.unblock():
+        with tenant_context(committed_tenant):
+            merchant = create_merchant(name="Lost Shop")
+            issued = create_api_key(merchant=merchant)
+            lock = _sale_key(merchant.pk, "X-0")
+        connection.set_schema_to_public()
+        host = host_of(committed_tenant.slug)
+        raw = json.dumps(sale_body("X-0", total="12.00")).encode()
+        headers = signed_headers(issued.api_key.key_id, issued.secret, "POST", SALES, raw)
+        answers = {}
+        holder.lock(lock)
+        with LiveIngest(Writers(count=1)) as live:
+            thread = threading.Thread(
+                target=lambda: answers.setdefault(0, live.post(host, raw, headers))
+            )
+            thread.start()
+            _until(lambda: holder.waiting(), "the group's write waiting for the sale key")
+            (writer_backend,) = holder.waiting()
+            holder.terminate(writer_backend)  # the group's transaction is lost as a whole
+            holder.unlock(lock)
+            thread.join(WAIT)
+        status, body = answers[0]
+        assert (status, body["external_id"], body["points_earned"]) == (201, "X-0", 0)
+        with tenant_context(committed_tenant):
+            assert list(Sale.objects.values_list("external_id", flat=True)) == ["X-0"]
+        connection.set_schema_to_public()
+
+
 # --- a writer's take: it gathers the calls still arriving, a bounded time --------------------
 
 
