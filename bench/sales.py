@@ -14,9 +14,12 @@ In one run, on one machine and one PostgreSQL server, it measures:
 and prints the ratios to pgbench at the same client count (targets: single calls at 32 clients
 at least 25% of pgbench's TPS, the batch endpoint at least 100%).
 
-The HTTP server runs the way production does (infra/Dockerfile): gunicorn `atrium.wsgi`,
-gthread, `--workers` × `--threads` (4 × 8), with max-requests recycling and an access log (to
-/dev/null).
+The servers run the way production does (infra/compose.yaml), where nginx sends single sales to
+the POS ingest and the rest to gunicorn: single calls go to the ingest (`atrium.ingest`,
+uvicorn with uvloop and httptools, `--ingest-workers` processes, docs/adr/0022), batches to
+gunicorn `atrium.wsgi` (gthread, `--workers` × `--threads`, 4 × 8, with max-requests recycling
+and an access log to /dev/null); the same single calls at 32 clients also go to gunicorn, as a
+level of their own (`single32-gunicorn`), for comparison.
 It works in a database of its own (`atrium_bench_sales`, on the embedded PostgreSQL when
 DATABASE_URL is unset, else on DATABASE_URL's server), created at the start and dropped at the
 end, with `atrium.settings.bench`; the outbox relay's Celery messages go to a Redis database of
@@ -27,7 +30,7 @@ Alipay, WeChat, sometimes part coupon), and names its member by member number
 answer but 201 (single) or a fully `created` batch fails, and the sales table must hold exactly
 the sales the clients saw recorded.
 
-`--profile` samples the gunicorn workers with py-spy (`uv pip install py-spy`) during the
+`--profile` samples the ingest's processes with py-spy (`uv pip install py-spy`) during the
 single-call run at 32 clients and prints where their time goes.
 
 Figures go to stdout and to bench/results/sales.json.
@@ -626,19 +629,23 @@ def start_profiles(pids: list[int], seconds: float, folder: Path) -> list[subpro
 
 PROFILE_GROUPS = (
     # (label, function, file): inclusive share of the samples whose stack holds that frame.
-    ("ninja: parse and validate the body", "_get_values", "ninja/operation.py"),
-    ("tenant resolution (middleware)", "__call__", "tenants/middleware.py"),
-    ("HMAC auth (verify_signed_request)", "verify_signed_request", "merchants/services.py"),
-    ("record_sales (the writer), all of it", "record_sales", "sales/services/sales.py"),
-    ("  clean and hash each sale (_prepare)", "_prepare", "sales/services/sales.py"),
-    ("  pipelined round trips (locks, replay check, members, accounts)", "run_statements",
+    ("the writers, all of it (Writers._run)", "_run", "sales/ingest.py"),
+    ("  Django requests of the calls (request_of)", "request_of", "sales/ingest.py"),
+    ("  tenant, middleware hooks, body (_prepare)", "_prepare", "sales/ingest.py"),
+    ("  signatures (accept_signed_requests)", "accept_signed_requests", "merchants/services.py"),
+    ("  the sale writer (write_group), all of it", "write_group", "group_commit.py"),
+    ("    clean and hash each sale (_prepare)", "_prepare", "sales/services/sales.py"),
+    ("    pipelined round trips (locks, replay check, members, accounts)", "run_statements",
      "atrium/sql.py"),
-    ("  awards (plan_awards: quotes, ledger rows)", "plan_awards", "sale_awards.py"),
-    ("  split lines (plan_sales_split)", "plan_sales_split", "services/split.py"),
-    ("  events (publish_many_statement)", "publish_many_statement", "atrium/events.py"),
-    ("  the one write statement (write_together)", "write_together", "atrium/sql.py"),
-    ("COMMIT", "commit", "django/db/backends/base/base.py"),
-    ("after commit: relay flag / enqueue (enqueue_relay)", "enqueue_relay", "atrium/outbox.py"),
+    ("    awards (plan_awards: quotes, ledger rows)", "plan_awards", "sale_awards.py"),
+    ("    split lines (plan_sales_split)", "plan_sales_split", "services/split.py"),
+    ("    events (publish_many_statement)", "publish_many_statement", "atrium/events.py"),
+    ("    the one write statement (write_together)", "write_together", "atrium/sql.py"),
+    ("    COMMIT", "commit", "django/db/backends/base/base.py"),
+    ("    after commit: relay flag / enqueue (enqueue_relay)", "enqueue_relay",
+     "atrium/outbox.py"),
+    ("  answers: renderer, middleware hooks (_response)", "_response", "sales/ingest.py"),
+    ("the event loop: HTTP, reading and answering (PosIngest)", "__call__", "sales/ingest.py"),
     ("django-tenants SET search_path before each query", "_handle_search_path", "django_tenants"),
     ("waiting on PostgreSQL (psycopg)", "wait", "psycopg/connection.py"),
     ("Django ORM SQL compilation", "as_sql", "django/db/models/sql/compiler.py"),
@@ -653,7 +660,9 @@ def _frame_matches(frame: str, function: str, file: str) -> bool:
 
 
 def summarize_profiles(folder: Path) -> dict[str, Any]:
-    """Share of samples (busy worker threads only) inside each group and the hottest frames."""
+    """Share of the samples inside each group, and the hottest frames. Sampled with --gil:
+    only the thread holding the GIL, i.e. the ingest's Python CPU time (an idle writer or event
+    loop waits without it)."""
     inclusive: Counter[str] = Counter()
     leaf: Counter[str] = Counter()
     groups: Counter[str] = Counter()
@@ -664,10 +673,6 @@ def summarize_profiles(folder: Path) -> dict[str, Any]:
             if not stack or not count_text.isdigit():
                 continue
             frames = stack.split(";")
-            # Sampled with --gil: only the thread holding the GIL, i.e. Python's CPU time. Idle
-            # gthread workers wait in selectors/queues: count only threads serving a request.
-            if not any("handle_request" in f or "get_response" in f for f in frames):
-                continue
             count = int(count_text)
             total += count
             for frame in set(frames):
@@ -896,8 +901,8 @@ def report(results: Results) -> str:
     if results.profile:
         lines += [
             "",
-            f"Where the workers' CPU goes at 32 clients (py-spy --gil, {results.profile['samples']} "
-            "samples of threads serving a request; inclusive %, groups overlap)",
+            f"Where the ingest's CPU goes at 32 clients (py-spy --gil, {results.profile['samples']} "
+            "samples of its processes' Python; inclusive %, groups overlap)",
         ]
         lines += [f"  {share:5.1f}%  {label}" for label, share in results.profile["groups"].items()]
         lines.append("  hottest frames (self %):")
