@@ -283,3 +283,45 @@ def test_a_group_of_many_merchants_equals_its_sales_recorded_one_by_one(shop, sa
     keys = {(which, ext) for which, (_, _, ext, _) in sales}
     assert Sale.objects.filter(external_id__startswith=f"g{example}-").count() == len(keys)
     _check_invariants(group_members + single_members)
+
+
+def test_the_rows_a_batch_answers_with_are_the_rows_it_stored(shop, django_assert_num_queries):
+    member = create_member(display_name="row reader")
+    results = record_sales(
+        merchant=shop,
+        requests=[
+            _request("ROW-1", "88.00", member, actor="api_key:1"),
+            _request("ROW-2", "12.50", items=[ItemLine("12.50", sku="S", category="snacks")]),
+        ],
+    )
+    fields = [f.attname for f in Sale._meta.concrete_fields]
+    for result in results:
+        stored = Sale.objects.get(pk=result.sale.pk)
+        answered = {name: getattr(result.sale, name) for name in fields}
+        assert answered == {name: getattr(stored, name) for name in fields}
+        assert result.sale._state.adding is False
+    # Their merchant and member come with them: reading them queries nothing.
+    with django_assert_num_queries(0):
+        assert [(r.sale.merchant, r.sale.member) for r in results] == [
+            (shop, member),
+            (shop, None),
+        ]
+    first, second = (r.sale for r in results)
+    assert (first.merchant_id, first.member_id, first.external_id, first.channel) == (
+        shop.pk, member.pk, "ROW-1", "pos",
+    )  # fmt: skip
+    assert (first.total, first.eligible_amount, first.points_earned, first.growth_earned) == (
+        Decimal("88.00"), Decimal("88.00"), 88, 88,
+    )  # fmt: skip
+    assert (first.points_balance, first.tier_code, first.member_ref_kind, first.actor) == (
+        88, "regular", "direct", "api_key:1",
+    )  # fmt: skip
+    assert (first.refunded_total, first.points_reversed, first.growth_reversed) == (0, 0, 0)
+    assert (second.member_id, second.external_id, second.total, second.points_balance) == (
+        None, "ROW-2", Decimal("12.50"), None,
+    )  # fmt: skip
+    assert (second.member_ref_kind, second.status, second.actor) == ("", "recorded", "")
+    assert len(first.request_hash) == 64
+    assert first.request_hash != second.request_hash
+    assert first.created_at == second.created_at
+    assert first.occurred_at < first.created_at
