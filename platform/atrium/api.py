@@ -20,6 +20,7 @@ from apps.reconciliation.api import console_router as console_reconciliation_rou
 from apps.sales import api as sales_api
 from apps.settlement import split_api, statement_api
 from atrium.api_errors import install_error_handlers
+from atrium.renderers import JsonRenderer
 from provider.api import router as provider_router
 
 
@@ -29,6 +30,7 @@ def _api(title: str, namespace: str, description: str) -> NinjaAPI:
         version="1.0.0",
         urls_namespace=namespace,
         description=description,
+        renderer=JsonRenderer(),
     )
     install_error_handlers(api)
     return api
