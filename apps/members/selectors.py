@@ -56,13 +56,19 @@ def member_by_identity(*, kind: str, raw_value: str) -> Member | None:
     return surviving_member(identity.member) if identity is not None else None
 
 
+# What a sale's writer reads of a buyer named by number: whether they can buy (status, and who
+# absorbed them), and their number for the lookup. The rest of the row (names, dates, the code's
+# secret) stays deferred: a batch reads up to 500 members and uses none of it.
+_BUYER_FIELDS = ("id", "member_no", "status", "merged_into_id")
+
+
 def members_by_number_statement(member_nos: Iterable[str]) -> Statement:
-    """Members by member number (normalized as `find_member` does; merged ones as they are, for
+    """Members by number (normalized as `find_member` does; merged ones as they are, for
     `surviving_member`), as a statement for `atrium.sql.run_statements`; its rows go to
-    `members_from_rows`."""
-    columns = ", ".join(f.column for f in Member._meta.concrete_fields)
+    `members_from_rows`, which gives members with only `_BUYER_FIELDS` loaded (any other field
+    is read on first use, as with `.only()`)."""
     return Statement(
-        f"SELECT {columns} FROM {Member._meta.db_table} "  # noqa: S608 - names only
+        f"SELECT {', '.join(_BUYER_FIELDS)} FROM {Member._meta.db_table} "  # noqa: S608 - names only
         "WHERE member_no = ANY(%(n)s::text[])",
         {"n": sorted({member_no.strip().upper() for member_no in member_nos})},
     )
@@ -70,8 +76,7 @@ def members_by_number_statement(member_nos: Iterable[str]) -> Statement:
 
 def members_from_rows(rows: Iterable[tuple[Any, ...]]) -> dict[str, Member]:
     """Members by number from the rows of `members_by_number_statement`."""
-    names = [f.attname for f in Member._meta.concrete_fields]
-    members = (Member.from_db("default", names, row) for row in rows)
+    members = (Member.from_db("default", _BUYER_FIELDS, row) for row in rows)
     return {member.member_no: member for member in members}
 
 

@@ -325,3 +325,18 @@ def test_the_rows_a_batch_answers_with_are_the_rows_it_stored(shop, django_asser
     assert first.request_hash != second.request_hash
     assert first.created_at == second.created_at
     assert first.occurred_at < first.created_at
+
+
+def test_a_buyer_named_by_number_is_read_without_their_personal_data(
+    shop, django_assert_num_queries
+):
+    member = create_member(display_name="Lin", name="林小姐", birthday=dt.date(1990, 5, 1))
+    (result,) = record_sales(
+        merchant=shop,
+        requests=[_request("NO-1", "30.00", member_ref=MemberRef(member_no=member.member_no))],
+    )
+    buyer = result.sale.member
+    assert (buyer.pk, buyer.member_no, buyer.status) == (member.pk, member.member_no, "active")
+    assert {"name", "display_name", "birthday", "code_secret"} <= buyer.get_deferred_fields()
+    with django_assert_num_queries(2):  # each read when first used, as with .only()
+        assert (buyer.name, buyer.birthday) == ("林小姐", dt.date(1990, 5, 1))
