@@ -15,7 +15,7 @@ from apps.members.errors import MemberNotFoundError
 from apps.members.identities import identity_hash, mask_identity, normalize_identity
 from apps.members.models import Member, MemberConsent, MemberIdentity, MemberMerge
 from atrium.crypto import decrypt
-from atrium.sql import Statement
+from atrium.sql import Statement, pg_array
 
 # A merge chain longer than this would be a bug; stop rather than loop.
 _MAX_MERGE_HOPS = 16
@@ -70,7 +70,7 @@ def members_by_number_statement(member_nos: Iterable[str]) -> Statement:
     return Statement(
         f"SELECT {', '.join(_BUYER_FIELDS)} FROM {Member._meta.db_table} "  # noqa: S608 - names only
         "WHERE member_no = ANY(%(n)s::text[])",
-        {"n": sorted({member_no.strip().upper() for member_no in member_nos})},
+        {"n": pg_array(sorted({member_no.strip().upper() for member_no in member_nos}))},
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from apps.merchants.models import Merchant
 from apps.sales.errors import ReceiptNotFoundError, SaleNotFoundError
 from apps.sales.models import Receipt, Sale
-from atrium.sql import Statement
+from atrium.sql import Statement, pg_array
 from atrium.tenancy import current_schema
 
 
@@ -35,7 +35,7 @@ def sale_keys_lock_statement(*, keys: Sequence[tuple[uuid.UUID, str]]) -> Statem
     return Statement(
         "SELECT pg_advisory_xact_lock(k) FROM unnest(%(k)s::bigint[]) WITH ORDINALITY AS "
         "t(k, n) ORDER BY n",
-        {"k": ordered},
+        {"k": pg_array(ordered)},
     )
 
 

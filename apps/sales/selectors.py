@@ -17,7 +17,7 @@ from apps.members.models import Member
 from apps.merchants.models import Merchant
 from apps.sales.errors import ReceiptNotFoundError, SaleNotFoundError
 from apps.sales.models import Receipt, Refund, Sale, SaleItem, SalePayment
-from atrium.sql import Statement
+from atrium.sql import Statement, pg_array
 
 
 def recorded_sales_statement(*, keys: Sequence[tuple[uuid.UUID, str]]) -> Statement:
@@ -31,7 +31,7 @@ def recorded_sales_statement(*, keys: Sequence[tuple[uuid.UUID, str]]) -> Statem
     )
     return Statement(
         sql,
-        {"m": [m for m, _ in pairs], "e": [e for _, e in pairs]},
+        {"m": pg_array(m for m, _ in pairs), "e": pg_array(e for _, e in pairs)},
     )
 
 

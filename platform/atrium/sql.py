@@ -55,6 +55,19 @@ def json_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     ).decode()
 
 
+def pg_array(values: Iterable[object]) -> str:
+    """A PostgreSQL array literal of these values (text, UUIDs or integers, no NULL), for a
+    parameter cast to an array type (`%(ids)s::uuid[]`). psycopg dumps a Python list element by
+    element in Python, about 180 µs for 100 values; this is one join."""
+    items = [str(value) for value in values]
+    if not items:
+        return "{}"
+    joined = '","'.join(items)
+    if "\\" in joined or '"' in joined:
+        joined = '","'.join(item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
+    return '{"' + joined + '"}'
+
+
 def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Statement:
     """`INSERT INTO table (columns)` of rows given as tuples in column order, as one statement
     with one parameter (typed by the table's own row type)."""

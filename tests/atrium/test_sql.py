@@ -10,7 +10,14 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from atrium.sql import Statement, insert_rows, json_rows, run_statements, write_together
+from atrium.sql import (
+    Statement,
+    insert_rows,
+    json_rows,
+    pg_array,
+    run_statements,
+    write_together,
+)
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 COLUMNS = ("id", "amount", "at", "day", "note", "n")
@@ -181,3 +188,27 @@ def test_statements_follow_a_tenant_switch_inside_one_transaction(mall_a, mall_b
         tenant_connection().set_schema_to_public()
         transaction.set_rollback(True)
     assert seen == [([(1,)], [(1,)]), ([(0,)], [(0,)]), ([(1,)], [(1,)]), ([(0,)], [(0,)])]
+
+
+def _array(literal, of):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT %s::{of}[]", [literal])
+        return cursor.fetchone()[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    words=st.lists(texts, max_size=12),
+    numbers=st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=12),
+    ids=st.lists(st.uuids(), max_size=12),
+)
+@pytest.mark.django_db
+def test_array_literals_arrive_as_the_values_given(words, numbers, ids):
+    # Any text (quotes, backslashes, commas, braces, blanks, "NULL", the empty string), any
+    # bigint and any UUID, in order; an empty list is an empty array.
+    assert _array(pg_array(words), "text") == words
+    assert _array(pg_array(numbers), "bigint") == numbers
+    assert _array(pg_array(ids), "uuid") == ids
+    assert _array(pg_array(iter(['"', "\\", "a,b", "{}", "NULL", "", " x "])), "text") == [
+        '"', "\\", "a,b", "{}", "NULL", "", " x ",
+    ]  # fmt: skip

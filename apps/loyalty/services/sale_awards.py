@@ -43,7 +43,15 @@ from apps.loyalty.services.growth import window_start
 from apps.loyalty.services.ledger import add_months, check_points, entry_hash
 from atrium.events import DomainEvent
 from atrium.ids import uuid4_strings
-from atrium.sql import Draft, Statement, insert_draft, json_rows, run_statements, write_together
+from atrium.sql import (
+    Draft,
+    Statement,
+    insert_draft,
+    json_rows,
+    pg_array,
+    run_statements,
+    write_together,
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ def account_lock_statements(
     share new members (tests/apps/sales/test_concurrency.py).
     """
     table = PointsAccount._meta.db_table
-    ids = sorted(set(member_ids))
+    ids = pg_array(sorted(set(member_ids)))
     statements = [
         Statement(
             f"INSERT INTO {table} (member_id, balance, growth, updated_at) "  # noqa: S608 - names only
