@@ -348,25 +348,37 @@ class Writers:
             thread.join(timeout)
 
     def _take(self) -> list[_Pending]:
+        """The next group of calls; empty only once stopping with nothing queued (the thread
+        then ends)."""
         with self._changed:
-            while not self._queue and not self._stopping:
-                self._changed.wait()
-            # Gather: while calls keep arriving (each within `gather_gap`), wait for them, up
-            # to `gather_seconds` in all: a small group costs nearly what a large one does.
-            deadline = time.monotonic() + self.gather_seconds
-            while 0 < len(self._queue) < self.max_group and not self._stopping:
-                left = min(deadline - time.monotonic(), self.gather_gap)
-                if left <= 0:
-                    break
-                queued = len(self._queue)
-                self._changed.wait(left)
-                if len(self._queue) == queued:
-                    break
-            taken = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_group))]
-            if taken:
-                self.groups += 1
-                self.calls += len(taken)
-            return taken
+            while True:
+                while not self._queue and not self._stopping:
+                    self._changed.wait()
+                if not self._queue:
+                    return []
+                self._gather()
+                # Another writer may have taken every call while this one gathered (the wait
+                # lets go of the lock): then this one waits for the next call, it does not end.
+                taken = [
+                    self._queue.popleft() for _ in range(min(len(self._queue), self.max_group))
+                ]
+                if taken:
+                    self.groups += 1
+                    self.calls += len(taken)
+                    return taken
+
+    def _gather(self) -> None:  # under self._changed
+        # While calls keep arriving (each within `gather_gap`), wait for them, up to
+        # `gather_seconds` in all: a small group costs nearly what a large one does.
+        deadline = time.monotonic() + self.gather_seconds
+        while 0 < len(self._queue) < self.max_group and not self._stopping:
+            left = min(deadline - time.monotonic(), self.gather_gap)
+            if left <= 0:
+                return
+            queued = len(self._queue)
+            self._changed.wait(left)
+            if len(self._queue) == queued:
+                return
 
     def _run(self) -> None:
         while taken := self._take():

@@ -371,3 +371,36 @@ def test_without_gathering_a_take_is_what_is_queued():
     writers._queue.extend([_placeholder(), _placeholder()])
     assert len(writers._take()) == 2
     assert (writers.groups, writers.calls) == (1, 2)
+
+
+def test_a_writer_whose_calls_another_took_while_it_gathered_waits_for_the_next():
+    # Two writers share the queue, and gathering lets go of its lock: the other writer can
+    # take every call meanwhile. The first must then wait for the next call, not end its thread
+    # (an empty take ends it), which would leave the process one writer short for good.
+    writers = Writers(gather_seconds=5.0, gather_gap=0.3)
+    first, second = _placeholder(), _placeholder()
+    writers._queue.append(first)
+    taken: list[list[_Pending]] = []
+    taking = threading.Thread(target=lambda: taken.append(writers._take()))
+    taking.start()
+    time.sleep(0.1)  # the take is gathering
+    with writers._changed:
+        assert list(writers._queue) == [first]
+        writers._queue.popleft()  # what the other writer's take does
+        writers._changed.notify_all()
+    time.sleep(0.5)  # past the gathering gap: the take waits on
+    assert taking.is_alive()
+    with writers._changed:
+        writers._queue.append(second)
+        writers._changed.notify_all()
+    taking.join(timeout=5)
+    assert taken == [[second]]
+    assert (writers.groups, writers.calls) == (1, 1)
+
+
+def test_a_take_ends_only_when_the_writers_stop_with_nothing_queued():
+    writers = Writers(gather_seconds=0.0)
+    writers._queue.append(_placeholder())
+    writers._stopping = True
+    assert len(writers._take()) == 1  # what is queued is still answered
+    assert writers._take() == []
