@@ -71,6 +71,7 @@ def members_by_number_statement(member_nos: Iterable[str]) -> Statement:
         f"SELECT {', '.join(_BUYER_FIELDS)} FROM {Member._meta.db_table} "  # noqa: S608 - names only
         "WHERE member_no = ANY(%(n)s::text[])",
         {"n": pg_array(sorted({member_no.strip().upper() for member_no in member_nos}))},
+        prepare=False,  # planned for the table's current size (see `atrium.sql.Statement`)
     )
 
 

@@ -32,6 +32,7 @@ def recorded_sales_statement(*, keys: Sequence[tuple[uuid.UUID, str]]) -> Statem
     return Statement(
         sql,
         {"m": pg_array(m for m, _ in pairs), "e": pg_array(e for _, e in pairs)},
+        prepare=False,  # planned for the table's current size (see `Statement`)
     )
 
 

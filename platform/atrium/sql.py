@@ -119,10 +119,18 @@ class Draft:
 
 @dataclass(frozen=True)
 class Statement:
-    """One SQL statement with named `%(name)s` (text) or `%(name)b` (binary) parameters."""
+    """One SQL statement with named `%(name)s` (text) or `%(name)b` (binary) parameters.
+
+    `prepare=False` plans the statement anew on every run, for a lookup by key in a table that
+    grows while the connection lives (sales, members, accounts). A prepared statement's plan
+    can turn generic after five runs and is then kept until the table is analyzed again: a plan
+    made while a new mall's table held a few rows scans the whole table on every run once it
+    holds thousands (measured: each POS write of the sales bench scanned the sales table).
+    A fresh plan sees the table's current size."""
 
     sql: str
     params: Mapping[str, Any]
+    prepare: bool | None = None  # None: prepared from its second run (the settings' threshold)
 
 
 def _raw() -> psycopg.Connection[Any]:
@@ -147,13 +155,16 @@ def _logged(sqls: Sequence[str], started: float) -> None:
         connection.queries_log.extend({"sql": sql, "time": spent} for sql in sqls)
 
 
-def execute_arrays(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+def execute_arrays(
+    sql: str, params: Mapping[str, Any], *, prepare: bool | None = None
+) -> list[tuple[Any, ...]]:
     """Run one statement (named `%(name)s` parameters) in the current transaction, server-side
-    bound; returns its rows (none for a statement without results)."""
+    bound; returns its rows (none for a statement without results). `prepare` as for
+    `Statement`."""
     started = time.monotonic()
     # Errors come out as Django's (IntegrityError, OperationalError...), as from the ORM.
     with connection.wrap_database_errors, psycopg.Cursor(_raw()) as cursor:
-        cursor.execute(sql, params, prepare=None)
+        cursor.execute(sql, params, prepare=prepare)
         rows = list(cursor.fetchall()) if cursor.description else []
     _logged([sql], started)
     return rows
@@ -169,7 +180,7 @@ def run_statements(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]
     try:
         with connection.wrap_database_errors, raw.pipeline():
             for cursor, statement in zip(cursors, statements, strict=True):
-                cursor.execute(statement.sql, statement.params, prepare=None)
+                cursor.execute(statement.sql, statement.params, prepare=statement.prepare)
         results = [list(c.fetchall()) if c.description else [] for c in cursors]
     finally:
         for cursor in cursors:

@@ -126,6 +126,7 @@ def account_lock_statements(
             + (" FOR UPDATE" if lock else "")
             + (" SKIP LOCKED" if lock and skip_locked else ""),
             {"m": ids},
+            prepare=False,  # planned for the table's current size (see `atrium.sql.Statement`)
         ),
     ]
     return statements if create else statements[1:]

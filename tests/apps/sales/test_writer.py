@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +29,7 @@ from apps.members.errors import MemberCodeReusedError, MemberNotFoundError
 from apps.members.services import create_member, issue_member_code
 from apps.merchants.services import create_merchant
 from apps.sales.models import Sale, SaleItem, SalePayment
+from apps.sales.selectors import recorded_sales_statement
 from apps.sales.services import (
     ItemLine,
     MemberRef,
@@ -39,6 +41,7 @@ from apps.sales.services import (
 )
 from atrium.errors import IdempotencyConflictError
 from atrium.models import OutboxEvent
+from atrium.sql import run_statements
 
 AT = timezone.now() - dt.timedelta(minutes=5)  # today (the seeded base rate starts today)
 
@@ -340,3 +343,48 @@ def test_a_buyer_named_by_number_is_read_without_their_personal_data(
     assert {"name", "display_name", "birthday", "code_secret"} <= buyer.get_deferred_fields()
     with django_assert_num_queries(2):  # each read when first used, as with .only()
         assert (buyer.name, buyer.birthday) == ("林小姐", dt.date(1990, 5, 1))
+
+
+def _scans(table: str) -> tuple[int, int]:
+    """(sequential, index) scans of a table in this transaction so far."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relid = %s::regclass",
+            [table],
+        )
+        return cursor.fetchone()
+
+
+def test_the_replay_lookup_is_planned_for_the_sales_table_it_finds_not_the_one_it_first_saw(
+    shop,
+):
+    # A new mall's sales table holds a few rows when its first writes run. A prepared lookup
+    # turns to a generic plan after five runs and keeps it until the table is analyzed again:
+    # planned on a one-page table, it would scan the whole table on every write once the table
+    # holds thousands of sales.
+    record_sale(
+        merchant=shop, external_id="P-0", occurred_at=AT, total="10.00",
+        payments=[PaymentLine("cash", "10.00")],
+    )  # fmt: skip
+    table = Sale._meta.db_table
+    keys = [(shop.pk, "P-0"), (shop.pk, "P-1"), (shop.pk, "P-2")]
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+    for _ in range(8):
+        assert len(run_statements([recorded_sales_statement(keys=keys)])[0]) == 1
+    columns = [f.column for f in Sale._meta.concrete_fields]
+    copied = [
+        "gen_random_uuid()" if c == "id" else "'C-' || g" if c == "external_id" else c
+        for c in columns
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(copied)} "
+            f"FROM {table}, generate_series(1, 20000) AS g WHERE external_id = 'P-0'"
+        )
+    seq_before, idx_before = _scans(table)
+    rows = run_statements([recorded_sales_statement(keys=[*keys, (shop.pk, "C-7")])])[0]
+    assert sorted(row[1] for row in rows) == ["C-7", "P-0"]
+    seq_after, idx_after = _scans(table)
+    assert seq_after == seq_before  # no pass through the table: it looked the keys up
+    assert idx_after > idx_before
