@@ -16,6 +16,7 @@ with server-side binding, bypassing the ORM's per-row model building and SQL com
 Statements are prepared by psycopg from their second use on a connection (the settings'
 `prepare_threshold`; Django's own default turns preparing off): PostgreSQL re-plans a prepared
 statement whenever search_path changed since it was planned, so a plan never crosses tenants.
+Lookups by key in growing tables are not prepared (`Statement.prepare`, ADR 0024).
 Errors come out as Django's database errors, and the statements are logged where Django logs
 queries.
 """
@@ -155,16 +156,13 @@ def _logged(sqls: Sequence[str], started: float) -> None:
         connection.queries_log.extend({"sql": sql, "time": spent} for sql in sqls)
 
 
-def execute_arrays(
-    sql: str, params: Mapping[str, Any], *, prepare: bool | None = None
-) -> list[tuple[Any, ...]]:
+def execute_arrays(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """Run one statement (named `%(name)s` parameters) in the current transaction, server-side
-    bound; returns its rows (none for a statement without results). `prepare` as for
-    `Statement`."""
+    bound; returns its rows (none for a statement without results)."""
     started = time.monotonic()
     # Errors come out as Django's (IntegrityError, OperationalError...), as from the ORM.
     with connection.wrap_database_errors, psycopg.Cursor(_raw()) as cursor:
-        cursor.execute(sql, params, prepare=prepare)
+        cursor.execute(sql, params, prepare=None)
         rows = list(cursor.fetchall()) if cursor.description else []
     _logged([sql], started)
     return rows
