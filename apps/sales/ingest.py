@@ -181,7 +181,9 @@ def _prepare(call: _Call) -> bool:
     try:
         body = request.body
         call.payload = SaleIn.model_validate(json.loads(body))
-    except (RequestDataTooBig, ValueError):  # ValidationError and JSONDecodeError included
+    # ValidationError and JSONDecodeError are ValueErrors; JSON nested past the recursion limit
+    # raises RecursionError. Any of them is this call's own: Django answers it, the take goes on.
+    except (RequestDataTooBig, ValueError, RecursionError):
         return False
     call.tenant = route.tenant()
     call.tenant.domain_url = host

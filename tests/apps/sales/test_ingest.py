@@ -161,6 +161,35 @@ def test_a_take_answers_each_call_on_its_own_across_merchants_and_malls(
     connection.set_schema_to_public()
 
 
+def test_a_call_whose_body_cannot_be_read_is_left_to_django_and_fails_no_other(
+    shop, mall_a, stamps
+):
+    # JSON nested deeper than Python's recursion limit: the parser raises RecursionError, which
+    # is no ValueError. Raised from one call's preparation it failed the whole take, and every
+    # till in it got a bare 500.
+    nested = b'{"external_id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    deep_headers = signed_headers(shop.key_id, shop.secret, "POST", SALES, nested, next(stamps))
+    raw, headers = _signed(shop, sale_body("T-fine", total="10.00"), next(stamps))
+    answers = answer_calls(
+        [
+            request_of(ingest_scope(host_of("mall-a"), SALES, nested, deep_headers), nested),
+            request_of(ingest_scope(host_of("mall-a"), SALES, raw, headers), raw),
+        ]
+    )
+    connection.set_schema_to_public()
+    assert answers[0] is None  # left to Django, with no mark: it answers 400 below
+    assert answers[1] is not None
+    assert (answers[1].status_code, json.loads(answers[1].content)["external_id"]) == (
+        201,
+        "T-fine",
+    )
+    refused = Pos(shop).send(SALES, nested, deep_headers)
+    assert (refused.status_code, refused.json()["code"]) == (400, "request.malformed")
+    with tenant_context(mall_a):
+        assert list(Sale.objects.values_list("external_id", flat=True)) == ["T-fine"]
+    connection.set_schema_to_public()
+
+
 def test_a_revoked_key_is_left_to_django_with_no_mark(shop, mall_a, stamps):
     pos = Pos(shop, via="ingest")
     assert pos.sale(sale_body("T-warm")).status_code == 201  # the key is now in the keyring
