@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 import psycopg
+import psycopg.sql
 from django.db import connection
 
 _PARAM = re.compile(r"%\((\w+)\)([sb])")
@@ -135,18 +136,38 @@ class Statement:
 
 
 def _raw() -> psycopg.Connection[Any]:
+    raw, paths = _open()
+    if paths is not None:
+        with connection.cursor():
+            pass  # Django's cursor sets the tenant's search_path on the connection
+    return raw
+
+
+def _open() -> tuple[psycopg.Connection[Any], list[str] | None]:
+    """The open connection of the current transaction, and the search_path (django-tenants'
+    schemas for the current tenant) still to set on it, or None when it is set."""
     raw = connection.connection
     # django-tenants clears `search_path_set_schemas` whenever the tenant changes, on rollback
     # and on close: set, the open connection's path is the current tenant's. Building Django's
     # cursor just to learn that costs about 0.2 ms, three times a sale write.
     path_set = getattr(connection, "search_path_set_schemas", None)  # django-tenants' backend
-    if raw is not None and path_set and connection.in_atomic_block:
-        return raw
+    if raw is not None and connection.in_atomic_block:
+        if path_set:
+            return raw, None
+        paths = getattr(connection, "_get_cursor_search_paths", None)
+        if paths is not None and connection.schema_name:  # type: ignore[attr-defined]
+            return raw, list(paths())
     with connection.cursor():
-        pass  # Django's cursor sets the tenant's search_path on the connection
+        pass  # opens the connection (and sets the path, where django-tenants is in use)
     raw = connection.connection
     assert raw is not None  # noqa: S101 - the cursor above opened it
-    return raw
+    return raw, None
+
+
+def _set_path(raw: psycopg.Connection[Any], paths: Sequence[str]) -> Statement:
+    names = psycopg.sql.SQL(",").join(psycopg.sql.Identifier(p) for p in paths)
+    sql = psycopg.sql.SQL("SET search_path = {}").format(names).as_string(raw)
+    return Statement(sql, {}, prepare=False)
 
 
 def _logged(sqls: Sequence[str], started: float) -> None:
@@ -171,19 +192,28 @@ def execute_arrays(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]
 def run_statements(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
     """Run statements in order in the current transaction with one round trip (pipeline mode);
     the rows of each (none for a statement without results). An error raises at the end, and
-    the transaction is then aborted like after any failed statement."""
+    the transaction is then aborted like after any failed statement.
+
+    When the connection does not have the tenant's search_path yet (after a tenant switch or a
+    rollback), its SET goes ahead of the statements in the same round trip, not as a query of
+    its own (ADR 0025)."""
     started = time.monotonic()
-    raw = _raw()
-    cursors = [psycopg.Cursor(raw) for _ in statements]
+    raw, paths = _open()
+    sent = [_set_path(raw, paths), *statements] if paths is not None else list(statements)
+    cursors = [psycopg.Cursor(raw) for _ in sent]
     try:
         with connection.wrap_database_errors, raw.pipeline():
-            for cursor, statement in zip(cursors, statements, strict=True):
+            for cursor, statement in zip(cursors, sent, strict=True):
                 cursor.execute(statement.sql, statement.params, prepare=statement.prepare)
         results = [list(c.fetchall()) if c.description else [] for c in cursors]
     finally:
         for cursor in cursors:
             cursor.close()
-    _logged([s.sql for s in statements], started)
+    if paths is not None:
+        # As django-tenants records a path it set; a rollback forgets it (the SET with it).
+        connection.search_path_set_schemas = paths  # type: ignore[attr-defined]
+        results = results[1:]
+    _logged([s.sql for s in sent], started)
     return results
 
 

@@ -5,7 +5,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -188,6 +188,78 @@ def test_statements_follow_a_tenant_switch_inside_one_transaction(mall_a, mall_b
         tenant_connection().set_schema_to_public()
         transaction.set_rollback(True)
     assert seen == [([(1,)], [(1,)]), ([(0,)], [(0,)]), ([(1,)], [(1,)]), ([(0,)], [(0,)])]
+
+
+def _frontend_messages(trace):
+    # libpq's trace: one message a line, "F" for what the client sent, then length and type.
+    # A Flush only asks the server to send what it has: not a round trip, and psycopg sends
+    # one or not depending on when it reads.
+    sent = [line.split("\t")[2].split(" ")[0] for line in trace if line.startswith("F\t")]
+    return [message for message in sent if message != "Flush"]
+
+
+def test_a_tenants_search_path_goes_in_the_pipeline_of_the_first_statements(mall_a, tmp_path):
+    """After a tenant switch the path is set in the same round trip as the statements: one
+    Sync for both, no separate query (the server still runs the SET first)."""
+    from psycopg import pq
+
+    from atrium.tenancy import tenant_connection
+
+    # A text no other test sends: unprepared on its first run, prepared on its second.
+    sql = f"SELECT count(*) FROM merchants_merchant /* {uuid.uuid4()} */"
+    count = Statement(sql, {})
+    trace = tmp_path / "libpq.trace"
+    with transaction.atomic():
+        tenant_connection().set_tenant(mall_a)
+        raw = connection.connection
+        with trace.open("w") as out:
+            raw.pgconn.trace(out.fileno())
+            raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+            try:
+                first = run_statements([count])
+                second = run_statements([count])
+            finally:
+                raw.pgconn.untrace()
+        tenant_connection().set_schema_to_public()
+        transaction.set_rollback(True)
+    lines = trace.read_text().splitlines()
+    sent = _frontend_messages(lines)
+    # A Parse line reads ` "<prepared name>" "<sql>" <parameter count>`: keep the SQL.
+    parsed = [
+        line.split('" "', 1)[1].removesuffix('" 0')
+        for line in lines
+        if line.startswith("F\t") and "\tParse\t" in line
+    ]
+    assert first == second == [[(0,)]]
+    statement = ["Parse", "Bind", "Describe", "Execute"]
+    # The first call: the SET and the count, then one Sync (one round trip); the second, the
+    # path already set, the count alone. No simple query was sent for the path.
+    assert sent == [*statement, *statement, "Sync", *statement, "Sync"]
+    assert parsed == [
+        f'SET search_path = "{mall_a.schema_name}","public"',
+        sql,
+        sql,
+    ]
+
+
+def test_a_path_set_with_statements_that_failed_is_set_again(mall_a):
+    """The SET rides with statements; when one of them fails and its savepoint rolls back, the
+    SET is undone with it, and the next statements set the path again."""
+    from apps.merchants.services import create_merchant
+    from atrium.tenancy import tenant_connection
+
+    count = Statement("SELECT count(*) FROM merchants_merchant", {})
+    failing = Statement("SELECT 1 / 0", {})
+    with transaction.atomic():
+        tenant_connection().set_tenant(mall_a)
+        create_merchant(name="Only in A", business_format="retail")
+        tenant_connection().set_tenant(mall_a)  # forgets the path: the next statements set it
+        with pytest.raises(DataError), transaction.atomic():
+            run_statements([count, failing])
+        seen = run_statements([count])
+        tenant_connection().set_schema_to_public()
+        transaction.set_rollback(True)
+    assert seen == [[(1,)]]
 
 
 def _array(literal, of):
