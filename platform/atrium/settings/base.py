@@ -154,9 +154,10 @@ HMAC_MAX_SKEW_SECONDS = 300
 # calls of its mall still on their way through this process. 0 writes at once.
 SALES_GROUP_GATHER_MS = env.float("SALES_GROUP_GATHER_MS", default=10.0)
 # The POS ingest (ADR 0022): writer threads per ingest process, each answering every POS sale
-# call queued by the time it is free (more threads: more writes at once, smaller groups); and
-# how long, at most, a writer waits for calls that keep arriving (each within 0.5 ms) before
-# it writes them together. 0 writes at once.
+# call queued by the time it is free; while one writes, the others are spares that take calls
+# only once the oldest has waited 50 ms behind it (ADR 0026). And how long, at most, a writer
+# waits for calls that keep arriving (each within 0.5 ms) before it writes them together. 0
+# writes at once.
 POS_INGEST_WRITERS = env.int("POS_INGEST_WRITERS", default=2)
 POS_INGEST_GATHER_MS = env.float("POS_INGEST_GATHER_MS", default=3.0)
 

@@ -433,3 +433,50 @@ def test_a_take_ends_only_when_the_writers_stop_with_nothing_queued():
     writers._stopping = True
     assert len(writers._take()) == 1  # what is queued is still answered
     assert writers._take() == []
+
+
+def _taking(writers):
+    taken: list[list[_Pending]] = []
+    thread = threading.Thread(target=lambda: taken.append(writers._take()))
+    thread.start()
+    return thread, taken
+
+
+def _queue(writers, pending):
+    with writers._changed:
+        writers._queue.append(pending)
+        writers._changed.notify_all()
+
+
+def test_while_a_writer_writes_the_calls_arriving_wait_to_be_written_together():
+    # A spare does not take the calls that arrive while another writer writes: they queue up,
+    # and the next take holds them all (each transaction costs a fixed part: ADR 0026).
+    writers = Writers(spare_after=5.0)
+    writers._queue.append(_placeholder())
+    assert len(writers._take()) == 1  # this writer now writes
+    spare, taken = _taking(writers)
+    second, third = _placeholder(), _placeholder()
+    _queue(writers, second)
+    _queue(writers, third)
+    time.sleep(0.3)
+    assert spare.is_alive()
+    assert taken == []
+    writers._done()  # the first writer has answered its calls
+    spare.join(timeout=5)
+    assert taken == [[second, third]]
+    assert (writers.groups, writers.calls, writers._writing) == (2, 3, 1)
+
+
+def test_a_spare_takes_the_calls_that_waited_too_long_behind_a_slow_write():
+    writers = Writers(spare_after=0.2)
+    writers._queue.append(_placeholder())
+    writers._take()  # this writer writes, and does not finish
+    spare, taken = _taking(writers)
+    late = _placeholder()
+    started = time.monotonic()
+    _queue(writers, late)
+    spare.join(timeout=5)
+    waited = time.monotonic() - started
+    assert taken == [[late]]
+    assert 0.2 <= waited < 2.0
+    assert writers._writing == 2
