@@ -437,7 +437,8 @@ def test_a_take_ends_only_when_the_writers_stop_with_nothing_queued():
 
 def _taking(writers):
     taken: list[list[_Pending]] = []
-    thread = threading.Thread(target=lambda: taken.append(writers._take()))
+    # A daemon: a take that never returns fails its test without holding pytest's exit.
+    thread = threading.Thread(target=lambda: taken.append(writers._take()), daemon=True)
     thread.start()
     return thread, taken
 
