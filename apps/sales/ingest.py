@@ -363,8 +363,8 @@ class Writers:
         then ends). Call `_done` once they are answered."""
         with self._changed:
             while True:
-                while not self._may_take():
-                    self._changed.wait(self._patience())
+                while (wait := self._wait_to_take()) != 0:
+                    self._changed.wait(wait)
                 if not self._queue:
                     return []
                 self._gather()
@@ -384,17 +384,15 @@ class Writers:
             self._writing -= 1
             self._changed.notify_all()  # a spare waiting for this writer may take now
 
-    def _may_take(self) -> bool:  # under self._changed
+    def _wait_to_take(self) -> float | None:  # under self._changed
+        """How long before this writer may take: 0 now, None until notified. A spare waits
+        until the oldest call has waited `spare_after` behind a busy writer."""
         if self._stopping:
-            return True  # what is queued is answered at once; nothing queued ends the thread
+            return 0.0  # what is queued is answered at once; nothing queued ends the thread
         if not self._queue:
-            return False
-        return not self._writing or self._queue[0].queued_at + self.spare_after <= time.monotonic()
-
-    def _patience(self) -> float | None:  # under self._changed
-        # How long a spare waits before the oldest call is due to it; None: until notified.
-        if not self._queue or not self._writing:
             return None
+        if not self._writing:
+            return 0.0
         return max(0.0, self._queue[0].queued_at + self.spare_after - time.monotonic())
 
     def _gather(self) -> None:  # under self._changed
